@@ -4,9 +4,14 @@
   view, where supervisor is installed) is attached to the report, so a CI log says why.
 - ``ansible_vars`` gives a test the variables Ansible sees for its host (role defaults are not
   included: scenarios state the values they test in their inventory or converge vars).
+- ``run_playbook`` / ``parse_json_output`` run a playbook of the scenario against its hosts
+  (bad-input tests, check-mode runs, redeploys); import them with ``from conftest import ...``.
 """
 
+import json
 import os
+import pathlib
+import subprocess
 
 import pytest
 
@@ -39,3 +44,36 @@ def ansible_vars(host):
 @pytest.fixture(scope="session")
 def scenario_directory():
     return os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+
+
+def run_playbook(playbook, extra_vars=None, check=False, limit=None, json_output=False):
+    """Run ``ansible-playbook`` against the scenario's converged hosts, as Molecule would.
+
+    ``playbook`` is a path relative to the scenario directory (or absolute). ``extra_vars`` is a
+    dict passed as JSON with ``-e``. With ``json_output`` the ansible.posix.json stdout callback is
+    used (and only it), so ``parse_json_output`` can read per-task results. Returns the
+    CompletedProcess (never raises on a failed play: the caller asserts).
+    """
+    env = dict(os.environ)
+    if json_output:
+        # Only the json stdout callback: a second callback (Molecule enables profile_tasks)
+        # would print into the JSON.
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.json"
+    scenario = pathlib.Path(env["MOLECULE_SCENARIO_DIRECTORY"])
+    inventory = pathlib.Path(env["MOLECULE_INVENTORY_FILE"]).parent
+    cmd = ["ansible-playbook", "-i", str(inventory), str(scenario / playbook)]
+    if check:
+        cmd.append("--check")
+    if limit:
+        cmd += ["--limit", limit]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+
+
+def parse_json_output(proc):
+    """The ansible.posix.json result of a ``run_playbook(..., json_output=True)`` call."""
+    start = proc.stdout.find("{")
+    assert start >= 0, "no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr)
+    return json.loads(proc.stdout[start:])
