@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""wsclient: a WebSocket and HTTP test client for the Molecule scenarios (standard library only).
+
+It runs inside the test containers, so test traffic stays on their loopback or on the project's
+own docker network. Every command prints one JSON object and exits 0 when its check passed, 1
+otherwise (the JSON then has "error").
+
+  wsclient probe URL [--send TEXT --expect SUBSTR] [--hold S]      one connection
+  wsclient hold URL --count N --seconds S [--send TEXT --expect SUBSTR]
+  wsclient broadcast SEND_URL LISTEN_URL --send TEXT --expect SUBSTR
+  wsclient http URL [--count N] [--interval S]
+
+Common options: --unix-socket PATH (the URL's host then only fills the Host header),
+--host-header H, --origin O, --header K:V (repeatable), --insecure (no TLS verification),
+--timeout S.
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import select
+import socket
+import ssl
+import struct
+import sys
+import time
+import urllib.parse
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+class Closed(Exception):
+    """The peer closed the connection (close frame or EOF)."""
+
+
+def _ms(start):
+    return round((time.monotonic() - start) * 1000, 1)
+
+
+def _open_socket(url, opts):
+    """A connected (and, for wss/https, TLS-wrapped) socket for ``url``."""
+    parts = urllib.parse.urlsplit(url)
+    secure = parts.scheme in ("wss", "https")
+    if opts.unix_socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(opts.timeout)
+        sock.connect(opts.unix_socket)
+    else:
+        port = parts.port or (443 if secure else 80)
+        sock = socket.create_connection((parts.hostname, port), timeout=opts.timeout)
+    if secure:
+        context = ssl.create_default_context()
+        if opts.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock, server_hostname=opts.host_header or parts.hostname)
+    return sock
+
+
+def _host_header(url, opts):
+    return opts.host_header or urllib.parse.urlsplit(url).netloc
+
+
+class WebSocket:
+    """A client connection: handshake, masked frames out, unmasked frames in."""
+
+    def __init__(self, url, opts):
+        self.url, self.opts = url, opts
+        self.buffer = b""
+        self.status = None
+        self.headers = {}
+        start = time.monotonic()
+        self.sock = _open_socket(url, opts)
+        key = base64.b64encode(os.urandom(16)).decode()
+        parts = urllib.parse.urlsplit(url)
+        lines = [
+            "GET %s HTTP/1.1" % ((parts.path or "/") + ("?" + parts.query if parts.query else "")),
+            "Host: %s" % _host_header(url, opts),
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: %s" % key,
+            "Sec-WebSocket-Version: 13",
+        ]
+        if opts.origin:
+            lines.append("Origin: %s" % opts.origin)
+        lines += opts.header or []
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = self._read_head()
+        status_line, _, rest = head.partition("\r\n")
+        self.status = int(status_line.split()[1])
+        for line in rest.split("\r\n"):
+            name, _, value = line.partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+        self.handshake_ms = _ms(start)
+        if self.status != 101:
+            raise RuntimeError("handshake answered %d, not 101" % self.status)
+        expected = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+        if self.headers.get("sec-websocket-accept") != expected:
+            raise RuntimeError("bad Sec-WebSocket-Accept %r" % self.headers.get("sec-websocket-accept"))
+
+    def _read_head(self):
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise Closed("connection closed during the handshake")
+            self.buffer += chunk
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        return head.decode("latin-1")
+
+    def send(self, opcode, payload=b""):
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
+        elif length < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def send_text(self, text):
+        self.send(OP_TEXT, text.encode())
+
+    def _frame_from_buffer(self):
+        """(fin, opcode, payload) when a whole frame is buffered, else None."""
+        data = self.buffer
+        if len(data) < 2:
+            return None
+        fin, opcode = data[0] & 0x80, data[0] & 0x0F
+        masked, length, offset = data[1] & 0x80, data[1] & 0x7F, 2
+        if length == 126:
+            if len(data) < 4:
+                return None
+            length, offset = struct.unpack("!H", data[2:4])[0], 4
+        elif length == 127:
+            if len(data) < 10:
+                return None
+            length, offset = struct.unpack("!Q", data[2:10])[0], 10
+        mask = b""
+        if masked:
+            mask, offset = data[offset:offset + 4], offset + 4
+        if len(data) < offset + length:
+            return None
+        payload = data[offset:offset + length]
+        if masked:
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.buffer = data[offset + length:]
+        return bool(fin), opcode, payload
+
+    def pump(self, deadline):
+        """Read one frame (answering pings); returns (opcode, payload) or None at the deadline."""
+        while True:
+            frame = self._frame_from_buffer()
+            if frame is not None:
+                _fin, opcode, payload = frame
+                if opcode == OP_PING:
+                    self.send(OP_PONG, payload)
+                    continue
+                if opcode == OP_CLOSE:
+                    raise Closed("close frame %r" % payload[:2])
+                return opcode, payload
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            if not chunk:
+                raise Closed("EOF")
+            self.buffer += chunk
+
+    def wait_text(self, substring, timeout):
+        """The first text frame containing ``substring`` (fragments joined), or None."""
+        deadline = time.monotonic() + timeout
+        parts = []
+        while True:
+            got = self.pump(deadline)
+            if got is None:
+                return None
+            opcode, payload = got
+            if opcode in (OP_TEXT, OP_CONT):
+                parts.append(payload)
+                text = b"".join(parts).decode("utf-8", "replace")
+                parts = []
+                if substring is None or substring in text:
+                    return text
+
+    def alive(self, timeout):
+        """Ping and wait for the pong: True when the connection still works end to end."""
+        token = os.urandom(8)
+        self.send(OP_PING, token)
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.pump(deadline)
+            if got is None:
+                return False
+            if got == (OP_PONG, token):
+                return True
+
+    def close(self):
+        try:
+            self.send(OP_CLOSE, struct.pack("!H", 1000))
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _round_trip(ws, opts):
+    ws.send_text(opts.send)
+    start = time.monotonic()
+    reply = ws.wait_text(opts.expect, opts.timeout)
+    return reply, _ms(start)
+
+
+def cmd_probe(opts):
+    ws = WebSocket(opts.url, opts)
+    result = {"status": ws.status, "handshake_ms": ws.handshake_ms}
+    if opts.hold:
+        deadline = time.monotonic() + opts.hold
+        while ws.pump(deadline) is not None:
+            pass
+        result["held_s"] = opts.hold
+    if opts.send is not None:
+        reply, reply_ms = _round_trip(ws, opts)
+        result.update(reply=reply, reply_ms=reply_ms)
+        if reply is None:
+            result["error"] = "no reply containing %r within %ss" % (opts.expect, opts.timeout)
+    elif opts.hold and not ws.alive(opts.timeout):
+        result["error"] = "no pong after holding the connection %ss" % opts.hold
+    ws.close()
+    return result
+
+
+def cmd_hold(opts):
+    conns, errors = [], {}
+
+    def count(reason):
+        errors[reason] = errors.get(reason, 0) + 1
+
+    for _ in range(opts.count):
+        try:
+            conns.append(WebSocket(opts.url, opts))
+        except (OSError, RuntimeError, Closed, ValueError, IndexError) as exc:
+            count("handshake: %s" % (exc.__class__.__name__ if isinstance(exc, OSError) else exc))
+    opened = len(conns)
+    failed_handshakes = opts.count - opened
+    live = {ws.sock.fileno(): ws for ws in conns}
+    deadline = time.monotonic() + opts.seconds
+    while live and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(live), [], [], max(0.0, min(1.0, deadline - time.monotonic())))
+        for fd in ready:
+            ws = live[fd]
+            try:
+                ws.pump(time.monotonic() + 0.01)
+            except (OSError, Closed) as exc:
+                count("dropped: %s" % exc)
+                del live[fd]
+    alive = 0
+    for ws in live.values():
+        try:
+            ok = _round_trip(ws, opts)[0] is not None if opts.send is not None else ws.alive(opts.timeout)
+        except (OSError, Closed) as exc:
+            ok = False
+            count("final check: %s" % exc)
+        alive += 1 if ok else 0
+        ws.close()
+    result = {
+        "opened": opened,
+        "failed_handshakes": failed_handshakes,
+        "alive_at_end": alive,
+        "dropped": opened - alive,
+        "errors": errors,
+    }
+    if failed_handshakes or alive != opened:
+        result["error"] = "%d failed handshakes, %d of %d dropped" % (failed_handshakes, opened - alive, opened)
+    return result
+
+
+def cmd_broadcast(opts):
+    listener = WebSocket(opts.listen_url, opts)
+    sender = WebSocket(opts.url, opts)
+    # Let the listener's group membership settle: the consumer joins its group on connect.
+    listener.pump(time.monotonic() + 0.5)
+    start = time.monotonic()
+    sender.send_text(opts.send)
+    reply = listener.wait_text(opts.expect, opts.timeout)
+    result = {"broadcast_ms": _ms(start), "reply": reply}
+    if reply is None:
+        result["error"] = "listener got nothing containing %r within %ss" % (opts.expect, opts.timeout)
+    sender.close()
+    listener.close()
+    return result
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, host, timeout):
+        super().__init__(host, timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def _http_get(opts):
+    parts = urllib.parse.urlsplit(opts.url)
+    if opts.unix_socket:
+        conn = _UnixHTTPConnection(opts.unix_socket, parts.netloc, opts.timeout)
+    elif parts.scheme == "https":
+        context = ssl._create_unverified_context() if opts.insecure else ssl.create_default_context()
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=opts.timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=opts.timeout)
+    headers = {"Host": _host_header(opts.url, opts)}
+    for item in opts.header or []:
+        name, _, value = item.partition(":")
+        headers[name.strip()] = value.strip()
+    try:
+        conn.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""), headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def cmd_http(opts):
+    statuses, errors, bodies, ok_count = {}, {}, [], 0
+    latencies = []
+    for i in range(opts.count):
+        start = time.monotonic()
+        try:
+            status, body = _http_get(opts)
+        except (OSError, http.client.HTTPException) as exc:
+            key = exc.__class__.__name__
+            errors[key] = errors.get(key, 0) + 1
+        else:
+            latencies.append(_ms(start))
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            ok_count += 1 if 200 <= status < 300 else 0
+            if not bodies:
+                bodies.append(body[:4000])
+        if opts.interval and i + 1 < opts.count:
+            time.sleep(opts.interval)
+    result = {
+        "ok_count": ok_count,
+        "failed": opts.count - ok_count,
+        "statuses": statuses,
+        "errors": errors,
+        "bodies": bodies,
+        "max_ms": max(latencies) if latencies else None,
+    }
+    if ok_count != opts.count:
+        result["error"] = "%d of %d requests did not answer 2xx" % (opts.count - ok_count, opts.count)
+    return result
+
+
+def parse_args(argv):
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--unix-socket")
+    common.add_argument("--host-header")
+    common.add_argument("--origin")
+    common.add_argument("--header", action="append", help="K: V, repeatable")
+    common.add_argument("--insecure", action="store_true")
+    common.add_argument("--timeout", type=float, default=10.0)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    probe = sub.add_parser("probe", parents=[common])
+    probe.add_argument("url")
+    probe.add_argument("--send")
+    probe.add_argument("--expect")
+    probe.add_argument("--hold", type=float, default=0)
+    hold = sub.add_parser("hold", parents=[common])
+    hold.add_argument("url")
+    hold.add_argument("--count", type=int, required=True)
+    hold.add_argument("--seconds", type=float, required=True)
+    hold.add_argument("--send")
+    hold.add_argument("--expect")
+    broadcast = sub.add_parser("broadcast", parents=[common])
+    broadcast.add_argument("url", help="the sender's URL")
+    broadcast.add_argument("listen_url")
+    broadcast.add_argument("--send", required=True)
+    broadcast.add_argument("--expect", required=True)
+    http_cmd = sub.add_parser("http", parents=[common])
+    http_cmd.add_argument("url")
+    http_cmd.add_argument("--count", type=int, default=1)
+    http_cmd.add_argument("--interval", type=float, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    command = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "http": cmd_http}[opts.command]
+    try:
+        result = command(opts)
+    except (OSError, RuntimeError, Closed, ValueError, IndexError) as exc:
+        result = {"error": "%s: %s" % (exc.__class__.__name__, exc)}
+    result["ok"] = "error" not in result
+    print(json.dumps(result, sort_keys=True))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
