@@ -82,8 +82,8 @@ options:
     type: path
   timeout:
     description:
-      - Seconds allowed for each step, separately; connecting (TCP and TLS), receiving the
-        handshake response, and waiting for the expected message.
+      - Seconds allowed to connect (TCP and TLS) and receive a verified handshake response, per
+        connection; the same again to wait for the reply after O(send) (or after the handshake).
     type: float
     default: 10.0
   send:
@@ -155,11 +155,11 @@ EXAMPLES = r"""
     broadcast: true
     send: '{"message": "hello from {{ inventory_hostname }}"}'
     expect: "hello from {{ inventory_hostname }}"
-  register: __probe
+  register: chat_probe
 
 - name: Show the broadcast delay
   ansible.builtin.debug:
-    msg: "Broadcast received after {{ __probe.broadcast_ms }} ms"
+    msg: "Broadcast received after {{ chat_probe.broadcast_ms }} ms"
 
 - name: Probe a TLS endpoint that has a test certificate, offering a subprotocol
   asgi.channels.websocket_probe:
