@@ -7,7 +7,7 @@
 #
 # usage: scripts/molecule-all.sh [SCENARIO ...]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 export PATH="$root/.venv/bin:$PATH"
 lanes=${ASGI_TEST_LANES:-$(( $(nproc) < 2 ? 1 : 2 ))}
@@ -35,7 +35,8 @@ queue=$(mktemp) results=$(mktemp)
 printf '%s\n' "${scenarios[@]}" >"$queue"
 
 next_scenario() {
-  flock "$queue" bash -c 'head -n 1 "$1"; sed -i 1d "$1"' _ "$queue"
+  # shellcheck disable=SC2016  # $1 is expanded by the inner bash, not here
+  flock "$queue" bash -c 'head -n 1 "$1"; sed -i 1d "$1"' next_scenario "$queue"
 }
 
 worker() {

@@ -49,7 +49,7 @@ def installed(tmp_path_factory):
 
 
 def test_tarball_leaves_out_development_files(installed):
-    base, _ = installed
+    base = installed[0]
     root = base / "collections" / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]
     for name in (".venv", "molecule", "collections", ".ci", "scripts"):
         assert not (root / name).exists(), "%s shipped in the built collection" % name

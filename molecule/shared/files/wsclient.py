@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """wsclient: a WebSocket and HTTP test client for the Molecule scenarios (standard library only).
 
 It runs inside the test containers, so test traffic stays on their loopback or on the project's
@@ -90,10 +90,10 @@ class WebSocket:
         lines += opts.header or []
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = self._read_head()
-        status_line, _, rest = head.partition("\r\n")
+        status_line, _sep, rest = head.partition("\r\n")
         self.status = int(status_line.split()[1])
         for line in rest.split("\r\n"):
-            name, _, value = line.partition(":")
+            name, _sep, value = line.partition(":")
             self.headers[name.strip().lower()] = value.strip()
         self.handshake_ms = _ms(start)
         if self.status != 101:
@@ -108,7 +108,7 @@ class WebSocket:
             if not chunk:
                 raise Closed("connection closed during the handshake")
             self.buffer += chunk
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        head, _sep, self.buffer = self.buffer.partition(b"\r\n\r\n")
         return head.decode("latin-1")
 
     def send(self, opcode, payload=b""):
@@ -244,7 +244,7 @@ def cmd_hold(opts):
     def count(reason):
         errors[reason] = errors.get(reason, 0) + 1
 
-    for _ in range(opts.count):
+    for _attempt in range(opts.count):
         try:
             conns.append(WebSocket(opts.url, opts))
         except (OSError, RuntimeError, Closed, ValueError, IndexError) as exc:
@@ -254,7 +254,7 @@ def cmd_hold(opts):
     live = {ws.sock.fileno(): ws for ws in conns}
     deadline = time.monotonic() + opts.seconds
     while live and time.monotonic() < deadline:
-        ready, _, _ = select.select(list(live), [], [], max(0.0, min(1.0, deadline - time.monotonic())))
+        ready = select.select(list(live), [], [], max(0.0, min(1.0, deadline - time.monotonic())))[0]
         for fd in ready:
             ws = live[fd]
             try:
@@ -321,7 +321,7 @@ def _http_get(opts):
         conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=opts.timeout)
     headers = {"Host": _host_header(opts.url, opts)}
     for item in opts.header or []:
-        name, _, value = item.partition(":")
+        name, _sep, value = item.partition(":")
         headers[name.strip()] = value.strip()
     try:
         conn.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""), headers=headers)
