@@ -7,7 +7,8 @@ otherwise (the JSON then has "error").
 
   wsclient probe URL [--send TEXT --expect SUBSTR] [--hold S]      one connection
   wsclient hold URL --count N --seconds S [--send TEXT --expect SUBSTR]
-  wsclient broadcast SEND_URL LISTEN_URL --send TEXT --expect SUBSTR
+  wsclient broadcast SEND_URL LISTEN_URL --send TEXT --expect SUBSTR [--distinct pid|host]
+  wsclient listen URL --expect SUBSTR [--ready-file F]            wait for a message (e.g. across a restart)
   wsclient http URL [--count N] [--interval S]
 
 Common options: --unix-socket PATH (the URL's host then only fills the Host header),
@@ -283,19 +284,63 @@ def cmd_hold(opts):
     return result
 
 
+def _hello(ws, timeout):
+    """The JSON hello a consumer sends on connect (the sample app's chat sends one), or {}."""
+    text = ws.wait_text('"hello"', timeout)
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
+
+
+def _sender_elsewhere(opts, listener_hello):
+    """A sender connection whose hello differs from the listener's in ``opts.distinct``."""
+    for _attempt in range(opts.attempts):
+        sender = WebSocket(opts.url, opts)
+        hello = _hello(sender, opts.timeout)
+        if hello.get(opts.distinct) is not None and hello.get(opts.distinct) != listener_hello.get(opts.distinct):
+            return sender, hello
+        sender.close()
+    raise RuntimeError(
+        "no sender reached another %s than the listener's %r in %d attempts"
+        % (opts.distinct, listener_hello.get(opts.distinct), opts.attempts)
+    )
+
+
 def cmd_broadcast(opts):
     listener = WebSocket(opts.listen_url, opts)
-    sender = WebSocket(opts.url, opts)
-    # Let the listener's group membership settle: the consumer joins its group on connect.
-    listener.pump(time.monotonic() + 0.5)
+    result = {}
+    if opts.distinct:
+        listener_hello = _hello(listener, opts.timeout)
+        sender, sender_hello = _sender_elsewhere(opts, listener_hello)
+        result.update(listener_hello=listener_hello, sender_hello=sender_hello)
+    else:
+        sender = WebSocket(opts.url, opts)
+        # Let the listener's group membership settle: the consumer joins its group on connect.
+        listener.pump(time.monotonic() + 0.5)
     start = time.monotonic()
     sender.send_text(opts.send)
     reply = listener.wait_text(opts.expect, opts.timeout)
-    result = {"broadcast_ms": _ms(start), "reply": reply}
+    result.update(broadcast_ms=_ms(start), reply=reply)
     if reply is None:
         result["error"] = "listener got nothing containing %r within %ss" % (opts.expect, opts.timeout)
     sender.close()
     listener.close()
+    return result
+
+
+def cmd_listen(opts):
+    """Stay connected until a text containing ``opts.expect`` arrives (answering pings)."""
+    ws = WebSocket(opts.url, opts)
+    connected_at = time.time()
+    if opts.ready_file:
+        with open(opts.ready_file, "w", encoding="utf-8") as ready:
+            ready.write("%f\n" % connected_at)
+    reply = ws.wait_text(opts.expect, opts.timeout)
+    result = {"connected_at": connected_at, "received_at": time.time(), "reply": reply}
+    if reply is None:
+        result["error"] = "nothing containing %r within %ss" % (opts.expect, opts.timeout)
+    ws.close()
     return result
 
 
@@ -388,6 +433,16 @@ def parse_args(argv):
     broadcast.add_argument("listen_url")
     broadcast.add_argument("--send", required=True)
     broadcast.add_argument("--expect", required=True)
+    broadcast.add_argument(
+        "--distinct",
+        help="a key of the consumers' JSON hello (e.g. pid, host): reconnect the sender until its "
+        "hello differs from the listener's, to prove a broadcast crosses processes or hosts",
+    )
+    broadcast.add_argument("--attempts", type=int, default=40)
+    listen = sub.add_parser("listen", parents=[common])
+    listen.add_argument("url")
+    listen.add_argument("--expect", required=True)
+    listen.add_argument("--ready-file", help="written once the connection is open")
     http_cmd = sub.add_parser("http", parents=[common])
     http_cmd.add_argument("url")
     http_cmd.add_argument("--count", type=int, default=1)
@@ -397,7 +452,8 @@ def parse_args(argv):
 
 def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
-    command = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "http": cmd_http}[opts.command]
+    commands = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "listen": cmd_listen, "http": cmd_http}
+    command = commands[opts.command]
     try:
         result = command(opts)
     except (OSError, RuntimeError, Closed, ValueError, IndexError) as exc:
