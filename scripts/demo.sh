@@ -37,12 +37,12 @@ up() {
     umask 077
     cat >"$state/secrets.yml" <<SECRETS
 ---
-demo_secret_key: "$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
-redis_password: "$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+chat_secret_key: "$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+chat_redis_password: "$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 SECRETS
   fi
   ANSIBLE_CONFIG="$root/ansible.cfg" ansible-playbook -i scripts/demo/inventory.yml \
-    -e "@$state/secrets.yml" -e "demo_port=$port" playbooks/site.yml
+    -e "@$state/secrets.yml" scripts/demo/demo.yml
   echo
   echo "demo: Open http://127.0.0.1:$port/  (the sample chat: open it twice, messages cross through Redis)"
   echo "demo: remove it with: make demo-destroy"
