@@ -16,6 +16,7 @@ import time
 
 import pytest
 import testinfra
+import yaml
 
 from conftest import parse_json_output, run_playbook
 
@@ -25,6 +26,10 @@ IDLE_SECONDS = 95
 RELOAD_HOLD_COUNT = 4
 RELOAD_HOLD_SECONDS = 75
 RELOAD_HEADER = "X-Reload-Test"
+SCENARIO = pathlib.Path(__file__).resolve().parents[1]
+CONVERGED_SITES = yaml.safe_load((SCENARIO / "converge.yml").read_text())[0]["vars"]["nginx_sites"]
+# A site added by the reload test (and removed again with state: absent).
+EXTRA_SITE = {"name": "extra", "server_name": ["extra.test"], "upstream": "channels-backend", "upstream_servers": []}
 
 
 def _all_hosts():
@@ -91,11 +96,15 @@ def idle_websockets():
 
 @pytest.fixture(scope="session")
 def invalid_directive_run():
-    """A converge with an http-level directive nginx does not know, on every host."""
+    """A converge that changes nginx.conf (valid) and adds a site with a directive nginx does not
+    know, on every host: the whole change must be undone."""
     hosts = _all_hosts()
     before = {_name(h): {"pid": _master_pid(h), "conf": h.file("/etc/nginx/nginx.conf").sha256sum} for h in hosts}
-    proc = run_playbook("converge.yml", extra_vars={"nginx_http_extra_directives": ["no_such_directive on;"]},
-                        json_output=True)
+    broken = {"name": "broken", "server_name": ["broken.test"], "extra_directives": ["no_such_directive on;"]}
+    proc = run_playbook("converge.yml", json_output=True, extra_vars={
+        "nginx_http_extra_directives": ["gzip_comp_level 5;"],
+        "nginx_sites": CONVERGED_SITES + [broken],
+    })
     return {"proc": proc, "before": before}
 
 
@@ -110,13 +119,18 @@ def reload_with_open_websockets():
     time.sleep(3)
     before = {_name(h): {"pid": _master_pid(h), "workers": _worker_pids(h)} for h in hosts}
     changed = run_playbook("converge.yml", extra_vars={
-        "nginx_http_extra_directives": ["add_header %s reloaded always;" % RELOAD_HEADER]})
+        "nginx_http_extra_directives": ["add_header %s reloaded always;" % RELOAD_HEADER],
+        "nginx_sites": CONVERGED_SITES + [EXTRA_SITE],
+    })
     reloaded_after = time.monotonic() - held_since
     after = {}
     for host in hosts:
         headers = _curl(host, "-D - -o /dev/null -H 'Host: plain.test' http://127.0.0.1/echo").stdout
-        after[_name(host)] = {"pid": _master_pid(host), "workers": _worker_pids(host), "headers": headers}
-    restored = run_playbook("converge.yml")
+        extra = _curl(host, "-H 'Host: extra.test' http://127.0.0.1/echo").stdout
+        after[_name(host)] = {"pid": _master_pid(host), "workers": _worker_pids(host), "headers": headers,
+                              "extra": extra}
+    restored = run_playbook("converge.yml", extra_vars={
+        "nginx_sites": CONVERGED_SITES + [dict(EXTRA_SITE, state="absent")]})
     holds = {_name(h): _wait_background(h, "ws-reload", RELOAD_HOLD_SECONDS + 60) for h in hosts}
     return {"changed": changed, "restored": restored, "before": before, "after": after, "holds": holds,
             "reloaded_after": reloaded_after}
@@ -282,9 +296,17 @@ def test_invalid_directive_fails_the_play(invalid_directive_run):
     assert any('failed "nginx -t"' in m and "no_such_directive" in m for m in messages), messages
 
 
-def test_invalid_directive_leaves_the_previous_file_on_disk(host, invalid_directive_run):
+def test_invalid_change_restores_the_previous_nginx_conf(host, invalid_directive_run):
     assert host.file("/etc/nginx/nginx.conf").sha256sum == invalid_directive_run["before"][_name(host)]["conf"]
     assert host.run("nginx -t").rc == 0
+
+
+@pytest.mark.parametrize("path", ["/etc/nginx/sites-enabled/broken.conf", "/etc/nginx/sites-available/broken.conf"])
+def test_invalid_change_removes_the_new_site(host, invalid_directive_run, path):
+    assert not host.file(path).exists
+
+
+def test_invalid_change_leaves_no_backup_files(host, invalid_directive_run):
     assert not host.run("ls /etc/nginx/*~ /etc/nginx/sites-available/*~ 2>/dev/null").stdout
 
 
@@ -313,10 +335,21 @@ def test_websockets_stay_open_across_reloads(host, reload_with_open_websockets):
     assert hold["alive_at_end"] == RELOAD_HOLD_COUNT
 
 
+def test_added_site_was_served(host, reload_with_open_websockets):
+    extra = json.loads(reload_with_open_websockets["after"][_name(host)]["extra"])
+    assert extra["headers"]["x-forwarded-host"] == "extra.test"
+
+
 def test_converged_config_is_restored_after_the_reload_test(host, reload_with_open_websockets):
-    assert reload_with_open_websockets["restored"].returncode == 0
+    restored = reload_with_open_websockets["restored"]
+    assert restored.returncode == 0, restored.stdout[-3000:]
     headers = _curl(host, "-D - -o /dev/null -H 'Host: plain.test' http://127.0.0.1/echo").stdout
     assert RELOAD_HEADER not in headers
+
+
+@pytest.mark.parametrize("path", ["/etc/nginx/sites-enabled/extra.conf", "/etc/nginx/sites-available/extra.conf"])
+def test_absent_site_is_removed(host, reload_with_open_websockets, path):
+    assert not host.file(path).exists
 
 
 # --- bad input -------------------------------------------------------------------------------------------
