@@ -1,0 +1,151 @@
+"""A redeploy with changed code AND a rotated SECRET_KEY, on every host at once, while a loop of
+HTTP requests runs against the shared socket in every container. One deploy, several behaviours
+(one per test). The fixture restores the converged state (original code and secret) at the end.
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from conftest import run_playbook
+from daphne_helpers import (
+    ENV_FILE,
+    PROGRAM,
+    SHARED_URL,
+    all_hosts,
+    copy_app,
+    current_release,
+    health,
+    numprocs,
+    own_socket,
+    processes,
+    release_name,
+    supervisor_events,
+    supervisor_log_lines,
+    wait_all_running,
+)
+
+LOOP = (
+    "nohup sh -c 'while [ ! -e /tmp/loop.stop ]; do "
+    "wsclient http %s/health/ --count 20 --interval 0.02; echo; done >> /tmp/loop.jsonl 2>&1' "
+    ">/dev/null 2>&1 &"
+)
+
+
+@pytest.fixture(scope="module")
+def redeploy(tmp_path_factory):
+    hosts = all_hosts()
+    some_host = next(iter(hosts.values()))
+    environment = dict(some_host.ansible.get_variables()["daphne_environment"])
+    new_secret = "rotated-" + environment["SECRET_KEY"][::-1]
+    environment["SECRET_KEY"] = new_secret
+
+    app = copy_app(tmp_path_factory.mktemp("redeploy"))
+    with open(app / "chat" / "views.py", "a", encoding="utf-8") as views:
+        views.write("\n# redeploy test: a changed file makes a new release\n")
+
+    before = {}
+    for name, host in hosts.items():
+        before[name] = {
+            "release": current_release(host),
+            "procs": processes(host),
+            "log_lines": supervisor_log_lines(host),
+        }
+        host.run("rm -f /tmp/loop.stop /tmp/loop.jsonl")
+        host.run(LOOP, SHARED_URL)
+
+    saved = {k: os.environ.get(k) for k in ("ANSIBLE_VERBOSITY", "ANSIBLE_DIFF_ALWAYS")}
+    os.environ["ANSIBLE_VERBOSITY"] = "1"
+    os.environ["ANSIBLE_DIFF_ALWAYS"] = "1"
+    try:
+        proc = run_playbook("converge.yml", extra_vars={"daphne_source_path": str(app),
+                                                        "daphne_environment": environment})
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    time.sleep(2)  # a few more requests after the last restart
+    after = {}
+    for name, host in hosts.items():
+        host.run("touch /tmp/loop.stop")
+    time.sleep(3)
+    for name, host in hosts.items():
+        lines = host.check_output("cat /tmp/loop.jsonl").splitlines()
+        after[name] = {
+            "loop": [json.loads(line) for line in lines if line.strip()],
+            "events": supervisor_events(host, before[name]["log_lines"]),
+        }
+    result = {"proc": proc, "secret": new_secret, "before": before, "after": after}
+    yield result
+
+    for host in hosts.values():
+        host.run("touch /tmp/loop.stop")
+    restore = run_playbook("converge.yml")
+    assert restore.returncode == 0, "restoring the converged state failed:\n%s" % restore.stdout[-3000:]
+    for name, host in hosts.items():
+        wait_all_running(host)
+        assert current_release(host) == before[name]["release"]
+
+
+def test_redeploy_play_succeeds(redeploy):
+    proc = redeploy["proc"]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
+
+
+def test_no_request_fails_during_the_rolling_restart(host, redeploy):
+    loop = redeploy["after"][host.backend.get_hostname()]["loop"]
+    total = sum(r.get("ok_count", 0) + r.get("failed", 0) for r in loop)
+    failed = sum(r.get("failed", 0) for r in loop)
+    assert total > 100, "the request loop barely ran: %s" % loop[-3:]
+    assert failed == 0, "%d of %d requests failed: %s" % (failed, total, [r.get("errors") for r in loop if r.get("failed")])
+
+
+def test_processes_restart_one_at_a_time(host, redeploy):
+    events = redeploy["after"][host.backend.get_hostname()]["events"]
+    down = set()
+    for name, kind in events:
+        if kind == "down":
+            down.add(name)
+            assert len(down) == 1, "two processes down at once: %s" % events
+        else:
+            down.discard(name)
+
+
+def test_every_process_was_restarted_once(host, redeploy):
+    events = redeploy["after"][host.backend.get_hostname()]["events"]
+    ups = sorted(name for name, kind in events if kind == "up")
+    assert ups == ["%s%d" % (PROGRAM, n) for n in range(numprocs(host))], events
+
+
+def test_every_process_serves_the_new_release(host, redeploy):
+    before = redeploy["before"][host.backend.get_hostname()]
+    new_release = current_release(host)
+    assert new_release != before["release"]
+    procs = wait_all_running(host)
+    assert all(procs[n][1] != before["procs"][n][1] for n in before["procs"]), (before["procs"], procs)
+    for num in range(numprocs(host)):
+        assert health(host, own_socket(num))["release"] == release_name(new_release)
+
+
+def test_processes_run_with_the_rotated_secret(host, redeploy):
+    assert host.run("grep -qxF -- %s %s", "SECRET_KEY=" + redeploy["secret"], ENV_FILE).rc == 0
+    for name, (_, pid) in processes(host).items():
+        environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ", str(pid))
+        assert "SECRET_KEY=" + redeploy["secret"] in environ.splitlines(), name
+
+
+def test_rotated_secret_appears_nowhere_in_the_play_output(redeploy):
+    proc = redeploy["proc"]
+    # the environment file did change in that run, and its task's output was hidden
+    assert "the output has been hidden due to the fact that" in proc.stdout, proc.stdout[-3000:]
+    assert redeploy["secret"] not in proc.stdout
+    assert redeploy["secret"] not in proc.stderr
+
+
+def test_rotated_secret_is_on_no_command_line(host, redeploy):
+    assert redeploy["secret"] not in host.check_output("ps -eo user,pid,args")
