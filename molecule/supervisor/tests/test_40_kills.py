@@ -1,0 +1,87 @@
+"""supervisord restarts a killed child; systemd restarts a killed supervisord, and no child of the
+killed one survives to hold the fcgi socket (supervisor #1567, "Address already in use")."""
+
+import re
+import time
+
+HTTP_GET = (
+    "python3 -c \"import urllib.request as u; "
+    "print(u.urlopen('http://127.0.0.1:8000/', timeout=5).read().decode())\""
+)
+ECHO = ("pidecho:pidecho0", "pidecho:pidecho1")
+PROGRAMS = ("sample-http",) + ECHO
+
+
+def _status(host):
+    result = {}
+    for line in host.run("supervisorctl status").stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            pid = re.search(r"pid (\d+),", line)
+            result[fields[0]] = (fields[1], int(pid.group(1)) if pid else None)
+    return result
+
+
+def _main_pid(host):
+    return int(host.check_output("systemctl show -p MainPID --value supervisor"))
+
+
+def _wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    return predicate()
+
+
+def _alive(host, pid):
+    return host.run("kill -0 %s", str(pid)).rc == 0
+
+
+def test_killed_child_is_restarted_by_supervisord(host):
+    before = _status(host)
+    victim, other = before[ECHO[0]][1], before[ECHO[1]][1]
+    host.check_output("kill -9 %s", str(victim))
+
+    def restarted():
+        now = _status(host)
+        state, pid = now.get(ECHO[0], (None, None))
+        return state == "RUNNING" and pid not in (None, victim) and now
+
+    now = _wait_for(restarted, 15)
+    assert now, "pidecho0 was not restarted within 15 s: %s" % _status(host)
+    assert now[ECHO[1]][1] == other
+    assert int(host.check_output(HTTP_GET)) in {now[n][1] for n in ECHO}
+
+
+def test_killed_supervisord_comes_back_without_orphans_or_eaddrinuse(host):
+    before = _status(host)
+    old_main = _main_pid(host)
+    old_children = [before[n][1] for n in PROGRAMS]
+    cursor = host.check_output("journalctl --show-cursor -n 0 -q | sed -n 's/^-- cursor: //p'")
+    log_lines = int(host.check_output("wc -l < /var/log/supervisor/supervisord.log"))
+    started = time.monotonic()
+    host.check_output("kill -9 %s", str(old_main))
+
+    def back():
+        main = _main_pid(host)
+        if main in (0, old_main) or host.run("supervisorctl pid").stdout.strip() != str(main):
+            return None
+        now = _status(host)
+        if all(now.get(n, (None,))[0] == "RUNNING" for n in PROGRAMS):
+            return now
+        return None
+
+    now = _wait_for(back, 15)
+    elapsed = time.monotonic() - started
+    journal = host.run("journalctl -u supervisor --no-pager --after-cursor=%s", cursor).stdout
+    log = "\n".join(host.file("/var/log/supervisor/supervisord.log").content_string.splitlines()[log_lines:])
+    assert now, "supervisord and its programs not back within 15 s:\n%s" % journal
+    assert elapsed < 15
+    assert not [pid for pid in old_children if _alive(host, pid)], "orphans of the killed supervisord"
+    assert "Address already in use" not in journal
+    assert "Address already in use" not in log
+    assert host.socket("tcp://127.0.0.1:8000").is_listening
+    assert int(host.check_output(HTTP_GET)) in {now[n][1] for n in ECHO}

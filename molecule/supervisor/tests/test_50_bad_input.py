@@ -1,0 +1,86 @@
+"""Bad input fails before any change, with a message naming the variable and the allowed values.
+
+Each case runs on both hosts at once: through converge.yml (main entry point, the bad program in
+supervisor_programs) or through a one-task playbook using the `program` entry point as other roles
+do. The host must be unchanged: supervisord's PID, the programs' PIDs and the checksum of
+/etc/supervisor.
+"""
+
+import re
+
+import pytest
+import testinfra
+import yaml
+
+from conftest import run_playbook
+
+GOOD = {"name": "bad", "command": "/bin/sleep 1000"}
+FCGI = dict(GOOD, kind="fcgi-program", socket="tcp://localhost:8002")
+
+CASES = {
+    # id: (entry point, program, expected words in the output)
+    "unknown-kind": ("main", dict(GOOD, kind="cgi"),
+                     ["kind", "program, fcgi-program", "supervisor_programs"]),
+    "fcgi-numprocs-0": ("main", dict(FCGI, numprocs=0),
+                        ["supervisor_programs[0].numprocs must be an integer >= 1"]),
+    "socket-no-scheme": ("main", dict(FCGI, socket="localhost:8002"),
+                         ["supervisor_programs[0].socket", "tcp://host:port", "unix:///absolute/path"]),
+    "socket-bad-port": ("main", dict(FCGI, socket="tcp://localhost:99999"),
+                        ["supervisor_programs[0].socket", "tcp://host:port"]),
+    "fcgi-without-socket": ("main", {k: v for k, v in FCGI.items() if k != "socket"},
+                            ["supervisor_programs[0].socket is required"]),
+    "process-name-without-num": ("main", dict(FCGI, numprocs=2, process_name="%(program_name)s"),
+                                 ["supervisor_programs[0].process_name must contain %(process_num)"]),
+    "missing-command": ("main", {"name": "bad"}, ["command", "supervisor_programs"]),
+    "socket-on-plain-program": ("main", dict(GOOD, socket="tcp://localhost:8002"),
+                                ["supervisor_programs[0]", "fcgi-program only"]),
+    "entry-point-bad-socket": ("program", dict(FCGI, socket="tcp://localhost"),
+                               ["supervisor_program.socket", "tcp://host:port"]),
+    "entry-point-unknown-kind": ("program", dict(GOOD, kind="daemon"),
+                                 ["kind", "program, fcgi-program", "supervisor_program"]),
+}
+
+STATE_CMD = (
+    # supervisorctl status without the uptime column: name, state, pid.
+    "systemctl show -p MainPID --value supervisor; supervisorctl status | awk '{print $1, $2, $4}'; "
+    "find /etc/supervisor /etc/systemd/system/supervisor.service.d -type f -print0 "
+    "| sort -z | xargs -0 sha256sum"
+)
+
+
+@pytest.fixture(scope="module")
+def all_hosts(request):
+    return testinfra.get_hosts(
+        ["all"], connection="ansible", ansible_inventory=request.config.option.ansible_inventory)
+
+
+def _entry_point_playbook(directory, program):
+    path = directory / "program_entry_point.yml"
+    path.write_text(yaml.safe_dump([{
+        "name": "Apply one program through the entry point program",
+        "hosts": "all",
+        "gather_facts": False,
+        "tasks": [{
+            "name": "Apply the program",
+            "ansible.builtin.include_role": {"name": "asgi.channels.supervisor", "tasks_from": "program"},
+            "vars": {"supervisor_program": program},
+        }],
+    }]))
+    return str(path)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_before_any_change(case, all_hosts, tmp_path):
+    entry, program, words = CASES[case]
+    before = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in all_hosts}
+    if entry == "main":
+        proc = run_playbook("converge.yml", extra_vars={"supervisor_programs": [program]})
+    else:
+        proc = run_playbook(_entry_point_playbook(tmp_path, program))
+    after = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in all_hosts}
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-3000:]
+    for word in words:
+        assert word in output, "%r not in the output:\n%s" % (word, output[-3000:])
+    assert not re.search(r"changed=[1-9]", output), output[-3000:]
+    assert after == before
