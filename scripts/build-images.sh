@@ -42,7 +42,12 @@ build_one() {
     ln -sf /dev/null "$dir/etc/systemd/system/$unit"
   done
   echo 'asgi-test' >"$dir/etc/hostname"
+  # No package lists, and a lists directory that looks never updated (mtime at the epoch): the
+  # apt module's cache_valid_time then updates first, as on a fresh host. A recent mtime would
+  # make apt believe the (empty) lists fresh for an hour after the image was built.
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  rm -f "$dir"/var/lib/apt/periodic/update-success-stamp
+  touch -d @0 "$dir/var/lib/apt/lists"
   tar -C "$dir" -c . | docker import \
     -c 'CMD ["/lib/systemd/systemd"]' \
     -c 'ENV container=docker PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
