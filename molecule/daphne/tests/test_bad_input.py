@@ -1,0 +1,51 @@
+"""Cross-variable rules of asgi.channels.daphne fail before any change, naming the variable.
+
+Each case runs converge.yml on one host with one bad variable; the play must fail in the role's
+checks, say which variable is wrong, and leave the host as it was.
+"""
+
+import pytest
+
+from conftest import run_playbook
+from daphne_helpers import ENV_FILE, all_hosts, current_release
+
+CASES = {
+    "no-asgi-path": ({"daphne_asgi_application": ""}, "daphne_asgi_application must name"),
+    "asgi-path-without-attribute": ({"daphne_asgi_application": "chatsite.asgi"}, "daphne_asgi_application must name"),
+    "zero-processes": ({"daphne_numprocs": 0}, "daphne_numprocs must be an integer >= 1"),
+    "socket-without-port": ({"daphne_socket": "tcp://localhost"}, "daphne_socket must be tcp://HOST:PORT"),
+    "socket-port-out-of-range": ({"daphne_socket": "tcp://localhost:70000"}, "daphne_socket must be tcp://HOST:PORT"),
+    "socket-relative-unix-path": ({"daphne_socket": "unix://run/x.sock"}, "daphne_socket must be tcp://HOST:PORT"),
+    "unknown-source-type": ({"daphne_source_type": "svn"}, "daphne_source_type"),
+    "git-without-repo": ({"daphne_source_type": "git"}, "git needs daphne_git_repo"),
+    "package-without-package": ({"daphne_source_type": "package"}, "package\nneeds daphne_package"),
+    "local-path-missing": ({"daphne_source_path": "/nonexistent/project"}, "local needs daphne_source_path"),
+    "bind-option": ({"daphne_extra_args": ["-b", "0.0.0.0"]}, "daphne_extra_args must not hold"),
+    "port-option": ({"daphne_extra_args": ["--port=8001"]}, "daphne_extra_args must not hold"),
+    "websocket-timeout-not-below-group-expiry": (
+        {"daphne_websocket_timeout": 86400}, "daphne_websocket_timeout (86400) must be below"),
+    "websocket-timeout-infinite-with-group-expiry": (
+        {"daphne_websocket_timeout": -1, "daphne_channel_layer_group_expiry": 600},
+        "daphne_websocket_timeout (-1) must be below"),
+}
+
+
+@pytest.fixture(scope="module")
+def target():
+    name, host = sorted(all_hosts().items())[0]
+    return name, host
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_before_any_change(case, target):
+    extra_vars, message = CASES[case]
+    name, host = target
+    env_before = host.file(ENV_FILE).mtime
+    release_before = current_release(host)
+    proc = run_playbook("converge.yml", extra_vars=extra_vars, limit=name)
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, "the play accepted %s" % extra_vars
+    assert " ".join(message.split()) in output, output[-2500:]
+    assert "changed=0" in output, "the play changed the host before failing:\n%s" % output[-2500:]
+    assert host.file(ENV_FILE).mtime == env_before
+    assert current_release(host) == release_before
