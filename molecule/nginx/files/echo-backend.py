@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A stand-in ASGI backend for the nginx scenario (standard library only).
 
 Listens on 127.0.0.1:8000 like supervisor's fcgi-program socket would:
@@ -75,7 +75,7 @@ async def handle(reader, writer):
             method, target, version = request_line.split(" ", 2)
             headers = {}
             for line in lines:
-                name, _, value = line.partition(":")
+                name, _sep, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
             length = int(headers.get("content-length", "0") or 0)
             if length:

@@ -8,7 +8,6 @@ deliberately invalid directive, bad input.
 """
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import pathlib

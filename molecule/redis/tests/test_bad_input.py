@@ -31,7 +31,7 @@ def _state(target, name):
     return pid, sums
 
 
-@pytest.mark.parametrize("name,extra_vars,words", CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize("name,extra_vars,words", CASES, ids=str)
 def test_bad_input_fails_before_any_change(name, extra_vars, words):
     target = testinfra.get_host("ansible://%s" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
     before = _state(target, name)

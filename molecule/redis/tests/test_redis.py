@@ -167,7 +167,7 @@ def test_restart_keeps_channel_group_membership(host, cfg):
     assert host.run("systemctl restart %s" % cfg["service"]).rc == 0
     pid_after = host.run("systemctl show -p MainPID --value %s" % cfg["service"]).stdout.strip()
     assert pid_after != pid_before
-    for _ in range(20):
+    for _attempt in range(20):
         if cli(host, cfg, "ping").stdout.strip() == "PONG":
             break
         host.run("sleep 0.5")

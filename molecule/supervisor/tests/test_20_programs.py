@@ -63,7 +63,7 @@ def test_fcgi_socket_is_held_by_supervisord(host):
 def test_fcgi_children_answer_http_on_the_inherited_socket(host):
     status = _status(host)
     children = {status["pidecho:pidecho0"][1], status["pidecho:pidecho1"][1]}
-    answers = {int(host.check_output(HTTP_GET % 8000)) for _ in range(6)}
+    answers = {int(host.check_output(HTTP_GET % 8000)) for _request in range(6)}
     assert answers and answers <= children
 
 

@@ -36,7 +36,7 @@ def _snapshot(host):
             pid = re.search(r"pid (\d+),", line)
             status[fields[0]] = (fields[1], int(pid.group(1)) if pid else None)
     generations = {}
-    for name, (_, pid) in status.items():
+    for name, (_state, pid) in status.items():
         if pid:
             environ = host.file("/proc/%d/environ" % pid).content.split(b"\0")
             generations[name] = [v.split(b"=", 1)[1].decode() for v in environ
