@@ -44,7 +44,7 @@ def test_processes_are_daphne_on_fd0_with_their_own_socket(host):
     for name, (_, pid) in processes(host).items():
         args = host.check_output("ps -o args= -p %s", str(pid))
         num = name.rsplit(PROGRAM, 1)[1]
-        assert "daphne -u %s/daphne%s.sock --fd 0" % (RUN_DIR, num) in args, args
+        assert "/venv/bin/python /srv/asgi/bin/daphne-serve.py -u %s/daphne%s.sock --fd 0" % (RUN_DIR, num) in args, args
         assert "chatsite.asgi:application" in args
 
 
