@@ -83,7 +83,22 @@ DATABASES = {
 
 _redis_url = os.environ.get("CHANNELS_REDIS_URL", "")
 if _redis_url:
-    _layer_config = {"hosts": [_redis_url]}
+    # channels_redis builds its connection pool with redis-py's defaults, which retry nothing:
+    # when Redis restarts, every consumer waiting on the layer (BZPOPMIN) dies with
+    # "Connection closed by server" and its WebSocket is closed (1011). With a retry policy the
+    # waiting commands reconnect and carry on once Redis is back (about 20 s of tolerance), and
+    # the groups are still there (the redis role saves them on shutdown).
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    _layer_host = {
+        "address": _redis_url,
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 30),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
+    _layer_config = {"hosts": [_layer_host]}
     if os.environ.get("CHANNELS_GROUP_EXPIRY"):
         _layer_config["group_expiry"] = int(os.environ["CHANNELS_GROUP_EXPIRY"])
     if os.environ.get("CHANNELS_REDIS_PREFIX"):
