@@ -28,7 +28,7 @@ def pytest_runtest_makereport(item, call):
     if host is None:
         return
     try:
-        journal = host.run("journalctl --no-pager -n %d -o short-precise", JOURNAL_LINES).stdout
+        journal = host.run("journalctl --no-pager -n %s -o short-precise", str(JOURNAL_LINES)).stdout
         report.sections.append(("journal (last %d lines)" % JOURNAL_LINES, journal))
         status = host.run("supervisorctl status 2>&1 || true").stdout
         report.sections.append(("supervisorctl status", status))

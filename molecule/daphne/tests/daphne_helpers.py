@@ -68,7 +68,7 @@ def wait_all_running(host, timeout=90):
     deadline = time.time() + timeout
     while time.time() < deadline:
         procs = processes(host)
-        if len(procs) == numprocs(host) and all(state == "RUNNING" for state, _ in procs.values()):
+        if len(procs) == numprocs(host) and all(state == "RUNNING" for state, _pid in procs.values()):
             if all(host.run("wsclient http %s/health/ --unix-socket %s", SHARED_URL, own_socket(n)).rc == 0
                    for n in range(len(procs))):
                 return procs

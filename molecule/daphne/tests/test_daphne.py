@@ -31,17 +31,17 @@ from daphne_helpers import (
 def test_numprocs_processes_are_running(host):
     procs = processes(host)
     assert len(procs) == numprocs(host), procs
-    assert all(state == "RUNNING" for state, _ in procs.values()), procs
+    assert all(state == "RUNNING" for state, _pid in procs.values()), procs
 
 
 def test_processes_run_as_the_app_user_not_root(host):
-    for name, (_, pid) in processes(host).items():
+    for name, (_state, pid) in processes(host).items():
         user = host.check_output("ps -o user= -p %s", str(pid)).strip()
         assert user == APP_USER, "%s runs as %s" % (name, user)
 
 
 def test_processes_are_daphne_on_fd0_with_their_own_socket(host):
-    for name, (_, pid) in processes(host).items():
+    for name, (_state, pid) in processes(host).items():
         args = host.check_output("ps -o args= -p %s", str(pid))
         num = name.rsplit(PROGRAM, 1)[1]
         assert "/venv/bin/python /srv/asgi/bin/daphne-serve.py -u %s/daphne%s.sock --fd 0" % (RUN_DIR, num) in args, args
@@ -118,7 +118,7 @@ def test_migrate_created_the_database_in_the_shared_dir(host):
 
 def test_websocket_handshake_101_and_echo(host):
     rc, out = wsclient(host, "probe", "ws://localhost:8000/ws/echo/", "--origin", ORIGIN,
-                        "--send", "ping-42", "--expect", "'\"echo\": \"ping-42\"'")
+                       "--send", "ping-42", "--expect", "'\"echo\": \"ping-42\"'")
     assert rc == 0 and out["status"] == 101, out
 
 
@@ -130,8 +130,8 @@ def test_websocket_without_allowed_origin_is_refused(host):
 def test_each_process_answers_websockets_on_its_own_socket(host):
     for num in range(numprocs(host)):
         rc, out = wsclient(host, "probe", "ws://localhost/ws/chat/lobby/", "--origin", ORIGIN,
-                            "--unix-socket", own_socket(num), "--send", "hi",
-                            "--expect", "'\"process\": \"%s%d\"'" % (PROGRAM, num))
+                           "--unix-socket", own_socket(num), "--send", "hi",
+                           "--expect", "'\"process\": \"%s%d\"'" % (PROGRAM, num))
         assert rc == 0 and out["status"] == 101, out
 
 
@@ -151,7 +151,7 @@ def test_secret_is_in_no_command_line_and_no_supervisor_file(host, ansible_vars)
 # --- crashes --------------------------------------------------------------------------------------
 def test_killed_process_restarts_over_its_stale_socket(host):
     name = "%s:%s0" % (PROGRAM, PROGRAM)
-    _, pid = processes(host)[name]
+    pid = processes(host)[name][1]
     host.run_expect([0], "kill -9 %s", str(pid))
     # kill -9 leaves daphne0.sock (and Twisted's lock) behind; the new process must still start
     procs = wait_all_running(host)

@@ -13,7 +13,7 @@ from daphne_helpers import ENV_FILE, all_hosts, processes, wait_all_running
 @pytest.fixture(scope="module")
 def rotation():
     hosts = all_hosts()
-    environment = dict(next(iter(hosts.values())).ansible.get_variables()["daphne_environment"])
+    environment = dict(list(hosts.values())[0].ansible.get_variables()["daphne_environment"])
     new_secret = "rotated-" + environment["SECRET_KEY"][::-1]
     environment["SECRET_KEY"] = new_secret
     before = {name: processes(h) for name, h in hosts.items()}
@@ -54,7 +54,7 @@ def test_processes_restarted_with_the_rotated_secret(host, rotation):
     after = wait_all_running(host)
     assert all(after[n][1] != before[n][1] for n in before), (before, after)
     assert host.run("grep -qxF -- %s %s", "SECRET_KEY=" + rotation["secret"], ENV_FILE).rc == 0
-    for name, (_, pid) in after.items():
+    for name, (_state, pid) in after.items():
         environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ", str(pid))
         assert "SECRET_KEY=" + rotation["secret"] in environ.splitlines(), name
 
