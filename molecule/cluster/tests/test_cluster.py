@@ -4,6 +4,7 @@ host's Daphne processes are stopped."""
 
 import json
 import os
+import re
 
 import testinfra
 
@@ -26,7 +27,8 @@ def test_nginx_balances_over_both_app_hosts(host):
     config = host.run("nginx -T").stdout
     upstream = config[config.index("upstream channels-backend"):]
     upstream = upstream[:upstream.index("}")]
-    assert upstream.count("server ") == 2, upstream
+    servers = re.findall(r"^\s*server\s+(\S+);", upstream, re.MULTILINE)
+    assert len(servers) == 2 and all(s.endswith(":8000") for s in servers), upstream
 
 
 def test_broadcast_crosses_app_hosts_through_redis(host):
