@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 SCENARIO ?=
 
-.PHONY: help setup engine images lint unit build-check importer sanity changelog molecule test demo demo-destroy browser-test bench faults clean
+.PHONY: help setup engine images lint unit build-check importer sanity molecule test demo demo-destroy browser-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -48,6 +48,9 @@ demo: setup images ## deploy the whole stack into a local container and print it
 
 demo-destroy: ## remove the demo container
 	@scripts/demo.sh down
+
+browser-test: setup images ## the demo, proven in Debian's headless Chromium: two pages, one chat
+	@scripts/browser-test.sh
 
 clean: ## remove build output (keeps .venv and the images)
 	rm -rf build .cache/logs tests/output

@@ -13,4 +13,5 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -r requirements.txt
 echo "$want" >"$stamp"
-echo "setup-venv: .venv ready ($(.venv/bin/ansible --version | head -n 1))"
+version=$(.venv/bin/ansible --version)
+echo "setup-venv: .venv ready (${version%%$'\n'*})"
