@@ -5,12 +5,15 @@
 - ``ansible_vars`` gives a test the variables Ansible sees for its host (role defaults are not
   included: scenarios state the values they test in their inventory or converge vars).
 - ``run_playbook`` / ``parse_json_output`` run a playbook of the scenario against its hosts
-  (bad-input tests, check-mode runs, redeploys); import them with ``from conftest import ...``.
+  (bad-input tests, check-mode runs, redeploys); ``supervisor_status`` reads supervisorctl;
+  ``wsclient`` runs the shared test client (molecule/shared/files/wsclient.py) in a container.
+  Import them with ``from conftest import ...``.
 """
 
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -77,3 +80,20 @@ def parse_json_output(proc):
     start = proc.stdout.find("{")
     assert start >= 0, "no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr)
     return json.loads(proc.stdout[start:])
+
+
+def supervisor_status(host, pattern=""):
+    """{process name: (state, pid or None)} from ``supervisorctl status [pattern]``."""
+    result = {}
+    for line in host.run("supervisorctl status %s" % pattern).stdout.splitlines():
+        match = re.match(r"^(\S+)\s+([A-Z]+)\b(?:.*?\bpid (\d+),)?", line)
+        if match:
+            result[match.group(1)] = (match.group(2), int(match.group(3)) if match.group(3) else None)
+    return result
+
+
+def wsclient(host, args):
+    """Run the shared test client inside the container; its JSON result (``ok`` says pass/fail)."""
+    result = host.run("wsclient %s" % args)
+    assert result.stdout.strip(), "wsclient printed nothing: %s" % result.stderr
+    return json.loads(result.stdout)

@@ -7,6 +7,7 @@ import os
 import re
 
 import testinfra
+from conftest import wsclient
 
 testinfra_hosts = ["ansible://cluster-web"]
 
@@ -15,12 +16,6 @@ ORIGIN = "--host-header localhost --origin http://localhost"
 
 def other_host(name):
     return testinfra.get_host("ansible://%s" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
-def wsclient(host, args):
-    result = host.run("wsclient %s" % args)
-    assert result.stdout.strip(), "wsclient printed nothing: %s" % result.stderr
-    return json.loads(result.stdout)
 
 
 def test_nginx_balances_over_both_app_hosts(host):

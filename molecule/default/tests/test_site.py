@@ -4,15 +4,9 @@ WebSocket echo, a broadcast between two different Daphne processes (the Redis ch
 import json
 
 import pytest
+from conftest import wsclient
 
 ORIGIN = "--host-header localhost --origin http://localhost"
-
-
-def wsclient(host, args):
-    """Run the shared test client in the container; its JSON result."""
-    result = host.run("wsclient %s" % args)
-    assert result.stdout.strip(), "wsclient printed nothing: %s" % result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("service", ["nginx", "supervisor", "redis-server"])

@@ -4,6 +4,7 @@ supervisord bound (tcp://localhost:8000) through file descriptor 0."""
 import re
 
 import pytest
+from conftest import supervisor_status
 
 PROCESSES = ["sample-http", "pidecho:pidecho0", "pidecho:pidecho1"]
 HTTP_GET = (
@@ -12,25 +13,14 @@ HTTP_GET = (
 )
 
 
-def _status(host):
-    """{process name: (state, pid or None)} from supervisorctl status."""
-    result = {}
-    for line in host.run("supervisorctl status").stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 2:
-            pid = re.search(r"pid (\d+),", line)
-            result[fields[0]] = (fields[1], int(pid.group(1)) if pid else None)
-    return result
-
-
 @pytest.mark.parametrize("name", PROCESSES)
 def test_process_is_running(host, name):
-    assert _status(host)[name][0] == "RUNNING"
+    assert supervisor_status(host)[name][0] == "RUNNING"
 
 
 @pytest.mark.parametrize("name", PROCESSES)
 def test_process_runs_as_the_configured_user(host, name):
-    pid = _status(host)[name][1]
+    pid = supervisor_status(host)[name][1]
     assert host.process.get(pid=pid).user == "sample"
 
 
@@ -61,14 +51,14 @@ def test_fcgi_socket_is_held_by_supervisord(host):
 
 
 def test_fcgi_children_answer_http_on_the_inherited_socket(host):
-    status = _status(host)
+    status = supervisor_status(host)
     children = {status["pidecho:pidecho0"][1], status["pidecho:pidecho1"][1]}
     answers = {int(host.check_output(HTTP_GET % 8000)) for _request in range(6)}
     assert answers and answers <= children
 
 
 def test_fcgi_child_holds_the_socket_as_fd0(host):
-    pid = _status(host)["pidecho:pidecho0"][1]
+    pid = supervisor_status(host)["pidecho:pidecho0"][1]
     # As the process's own user: root in these containers lacks CAP_SYS_PTRACE for its fds.
     fd0 = host.check_output("runuser -u sample -- readlink /proc/%s/fd/0", str(pid))
     inode = re.match(r"socket:\[(\d+)\]", fd0).group(1)
@@ -81,7 +71,7 @@ def test_plain_program_answers_http(host):
 
 
 def test_environment_values_reach_the_process_literally(host):
-    pid = _status(host)["sample-http"][1]
+    pid = supervisor_status(host)["sample-http"][1]
     environ = host.file("/proc/%d/environ" % pid).content.split(b"\0")
     assert b"SAMPLE_SECRET=p%ss,w=rd;x" in environ
     assert b"SAMPLE_GENERATION=1" in environ

@@ -10,12 +10,11 @@ state at the end (re-running converge.yml unchanged):
   restore:      converge.yml as committed (sample-http back, pidecho back)
 """
 
-import re
 
 import pytest
 import testinfra
 
-from conftest import parse_json_output, run_playbook
+from conftest import parse_json_output, run_playbook, supervisor_status
 
 HTTP = "sample-http"
 ECHO = ("pidecho:pidecho0", "pidecho:pidecho1")
@@ -29,12 +28,7 @@ FACT_TASK = "Report supervisor_program_changed"
 
 
 def _snapshot(host):
-    status = {}
-    for line in host.run("supervisorctl status").stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 2:
-            pid = re.search(r"pid (\d+),", line)
-            status[fields[0]] = (fields[1], int(pid.group(1)) if pid else None)
+    status = supervisor_status(host)
     generations = {}
     for name, (_state, pid) in status.items():
         if pid:

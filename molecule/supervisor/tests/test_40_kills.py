@@ -1,8 +1,9 @@
 """supervisord restarts a killed child; systemd restarts a killed supervisord, and no child of the
 killed one survives to hold the fcgi socket (supervisor #1567, "Address already in use")."""
 
-import re
 import time
+
+from conftest import supervisor_status
 
 HTTP_GET = (
     "python3 -c \"import urllib.request as u; "
@@ -10,16 +11,6 @@ HTTP_GET = (
 )
 ECHO = ("pidecho:pidecho0", "pidecho:pidecho1")
 PROGRAMS = ("sample-http",) + ECHO
-
-
-def _status(host):
-    result = {}
-    for line in host.run("supervisorctl status").stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 2:
-            pid = re.search(r"pid (\d+),", line)
-            result[fields[0]] = (fields[1], int(pid.group(1)) if pid else None)
-    return result
 
 
 def _main_pid(host):
@@ -41,23 +32,23 @@ def _alive(host, pid):
 
 
 def test_killed_child_is_restarted_by_supervisord(host):
-    before = _status(host)
+    before = supervisor_status(host)
     victim, other = before[ECHO[0]][1], before[ECHO[1]][1]
     host.check_output("kill -9 %s", str(victim))
 
     def restarted():
-        now = _status(host)
+        now = supervisor_status(host)
         state, pid = now.get(ECHO[0], (None, None))
         return state == "RUNNING" and pid not in (None, victim) and now
 
     now = _wait_for(restarted, 15)
-    assert now, "pidecho0 was not restarted within 15 s: %s" % _status(host)
+    assert now, "pidecho0 was not restarted within 15 s: %s" % supervisor_status(host)
     assert now[ECHO[1]][1] == other
     assert int(host.check_output(HTTP_GET)) in {now[n][1] for n in ECHO}
 
 
 def test_killed_supervisord_comes_back_without_orphans_or_eaddrinuse(host):
-    before = _status(host)
+    before = supervisor_status(host)
     old_main = _main_pid(host)
     old_children = [before[n][1] for n in PROGRAMS]
     cursor = host.check_output("journalctl --show-cursor -n 0 -q | sed -n 's/^-- cursor: //p'")
@@ -69,7 +60,7 @@ def test_killed_supervisord_comes_back_without_orphans_or_eaddrinuse(host):
         main = _main_pid(host)
         if main in (0, old_main) or host.run("supervisorctl pid").stdout.strip() != str(main):
             return None
-        now = _status(host)
+        now = supervisor_status(host)
         if all(now.get(n, (None,))[0] == "RUNNING" for n in PROGRAMS):
             return now
         return None
