@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 SCENARIO ?=
 
-.PHONY: help setup engine images lint unit build-check importer sanity molecule test demo demo-destroy browser-test clean
+.PHONY: help setup engine images lint unit build-check importer sanity molecule browser-check test demo demo-destroy browser-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,7 +41,11 @@ sanity: setup ## ansible-test sanity on plugins/
 molecule: setup images ## every Molecule scenario (or SCENARIO=name), in parallel lanes
 	@scripts/molecule-all.sh $(SCENARIO)
 
-test: lint unit build-check importer sanity molecule ## the whole suite, as CI runs it
+browser-check: setup images ## browser-test on its own container and port, removed afterwards (part of test)
+	@DEMO_CONTAINER=asgi-channels-browser-check DEMO_PORT=$${BROWSER_CHECK_PORT:-18080} BROWSER_TEST_CLEANUP=1 \
+		scripts/browser-test.sh
+
+test: lint unit build-check importer sanity molecule browser-check ## the whole suite, as CI runs it
 
 demo: setup images ## deploy the whole stack into a local container and print its URL
 	@scripts/demo.sh up

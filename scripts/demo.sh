@@ -3,12 +3,14 @@
 # three groups on one host), the sample chat app of examples/chat, published on 127.0.0.1 only.
 #
 # usage: scripts/demo.sh up|down
-# env:   DEMO_PORT (default 8080), DEMO_SUITE (bookworm|trixie, default trixie)
+# env:   DEMO_PORT (default 8080), DEMO_SUITE (bookworm|trixie, default trixie),
+#        DEMO_CONTAINER (default asgi-channels-demo; the test suite uses its own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 export PATH="$root/.venv/bin:$PATH"
-name=asgi-channels-demo
+name=${DEMO_CONTAINER:-asgi-channels-demo}
+export DEMO_CONTAINER=$name
 port=${DEMO_PORT:-8080}
 suite=${DEMO_SUITE:-trixie}
 state="$root/.cache/demo"
