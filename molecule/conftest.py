@@ -7,14 +7,19 @@
 - ``run_playbook`` / ``parse_json_output`` run a playbook of the scenario against its hosts
   (bad-input tests, check-mode runs, redeploys); ``supervisor_status`` reads supervisorctl;
   ``wsclient`` runs the shared test client (molecule/shared/files/wsclient.py) in a container.
+- ``steady_load`` runs the client's ``load`` command (steady HTTP requests plus held WebSockets)
+  in a container around a fault and prints what was lost; ``broadcast_after_redis_restart`` and
+  ``reboot`` are the Redis-restart and reboot steps shared by the default and faults scenarios.
   Import them with ``from conftest import ...``.
 """
 
+import contextlib
 import json
 import os
 import pathlib
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -49,12 +54,13 @@ def scenario_directory():
     return os.environ["MOLECULE_SCENARIO_DIRECTORY"]
 
 
-def run_playbook(playbook, extra_vars=None, check=False, limit=None, json_output=False):
+def run_playbook(playbook, extra_vars=None, check=False, limit=None, json_output=False, verbosity=0):
     """Run ``ansible-playbook`` against the scenario's converged hosts, as Molecule would.
 
     ``playbook`` is a path relative to the scenario directory (or absolute). ``extra_vars`` is a
     dict passed as JSON with ``-e``. With ``json_output`` the ansible.posix.json stdout callback is
-    used (and only it), so ``parse_json_output`` can read per-task results. Returns the
+    used (and only it), so ``parse_json_output`` can read per-task results. ``verbosity`` N adds
+    ``-v`` N times (e.g. 3 for ``-vvv``). Returns the
     CompletedProcess (never raises on a failed play: the caller asserts).
     """
     env = dict(os.environ)
@@ -72,6 +78,8 @@ def run_playbook(playbook, extra_vars=None, check=False, limit=None, json_output
         cmd += ["--limit", limit]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
 
 
@@ -97,3 +105,164 @@ def wsclient(host, args):
     result = host.run("wsclient %s" % args)
     assert result.stdout.strip(), "wsclient printed nothing: %s" % result.stderr
     return json.loads(result.stdout)
+
+
+def wait_for_file(host, path, seconds):
+    """True once ``path`` exists on the host (polled every 0.2 s for up to ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if host.file(path).exists:
+            return True
+        time.sleep(0.2)
+    return host.file(path).exists
+
+
+def host_time(host):
+    """The container's clock (epoch seconds): event times of the load are on this clock."""
+    return float(host.run("date +%s.%N").stdout)
+
+
+# --- steady load around a fault ----------------------------------------------------------------------
+
+LOAD_HTTP_URL = "http://127.0.0.1/health/"
+LOAD_WS_URL = "ws://127.0.0.1/ws/chat/load/"
+LOAD_OPTIONS = "--host-header localhost --origin http://localhost --hello-timeout 5 --timeout 10"
+
+
+class LoadRun:
+    """What one ``steady_load`` saw: ``result`` is the load's JSON (None when the generator died,
+    e.g. with its container); ``notes`` are the test's own figures (recovery times...), printed
+    in the summary."""
+
+    def __init__(self, name):
+        self.name, self.result, self.notes, self.ready = name, None, {}, {}
+
+    def clients_by_pid(self):
+        """{server pid: number of the load's WebSockets it held when the load started}."""
+        counts = {}
+        for pid in self.ready.get("pids", []):
+            counts[pid] = counts.get(pid, 0) + 1
+        return counts
+
+    def http_failures_after(self, since):
+        """The HTTP failures of requests started at or after ``since`` (container clock)."""
+        return [f for f in self.result["http"]["failures"] if f["t"] >= since]
+
+    def ws_events(self, kind):
+        return [e for e in self.result["ws"]["events"] if e["event"] == kind]
+
+    def summary(self):
+        """One line: what the fault cost the load, and the test's figures."""
+        notes = ", ".join("%s %s" % item for item in self.notes.items())
+        if self.result is None:
+            lost = "load generator gone (it died with the container), nothing counted"
+        else:
+            http, ws = self.result["http"], self.result["ws"]
+            lost = (
+                "HTTP %d sent, %d ok, %d failed; WebSocket %d held, %d dropped, %d reconnected, "
+                "%d failed reconnects, %d still open at the end"
+                % (http["sent"], http["ok"], http["failed"], ws["opened"], ws["dropped"], ws["reconnected"],
+                   ws["failed_reconnects"], ws["still_open"])
+            )
+        return "FAULT %s: %s%s" % (self.name, lost, "; " + notes if notes else "")
+
+    def __str__(self):
+        return self.summary()
+
+
+@contextlib.contextmanager
+def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=False):
+    """Steady load in the container while the ``with`` body causes a fault.
+
+    Starts ``wsclient load`` in the background (``rate`` HTTP requests a second to /health/
+    through nginx, each on a new connection, and ``clients`` held WebSockets that reconnect when
+    dropped), waits until every WebSocket is open, yields a ``LoadRun``, then stops the load and
+    reads its JSON into ``LoadRun.result``. The one-line summary is printed (pytest -rA shows it
+    in the Molecule log) and is the ``str`` of the run, for assertion messages. With ``may_die``
+    a generator that is gone afterwards (a reboot) leaves ``result`` None instead of failing.
+    """
+    base = "/tmp/load-%s" % name
+    host.run("rm -f %s.json %s.err %s.ready %s.stop" % (base, base, base, base))
+    host.run(
+        "setsid nohup wsclient load %s %s %s --rate %s --clients %d --stop-file %s.stop --ready-file %s.ready "
+        "> %s.json 2> %s.err < /dev/null &" % (LOAD_HTTP_URL, ws_url, LOAD_OPTIONS, rate, clients, base, base, base, base)
+    )
+    if not wait_for_file(host, base + ".ready", 30):
+        raise AssertionError("the load did not start: %s %s" % (
+            host.run("cat %s.json %s.err" % (base, base)).stdout, name))
+    run = LoadRun(name)
+    run.ready = json.loads(host.file(base + ".ready").content_string)
+    try:
+        yield run
+    finally:
+        # Stop it even when the body failed: no load left running into the next test.
+        host.run("touch %s.stop" % base)
+    deadline = time.monotonic() + 30
+    while run.result is None and time.monotonic() < deadline:
+        content = host.run("cat %s.json 2>/dev/null" % base).stdout.strip()
+        if content:
+            try:
+                run.result = json.loads(content)
+                break
+            except ValueError:  # still being written
+                pass
+        elif may_die and not host.file(base + ".ready").exists:
+            break
+        time.sleep(0.5)
+    if run.result is None and not may_die:
+        raise AssertionError("the load printed no result: %s" % host.run("cat %s.json %s.err" % (base, base)).stdout)
+    print(run.summary())
+
+
+# --- restarts shared by the default and faults scenarios -------------------------------------------
+
+CHAT_ORIGIN = "--host-header localhost --origin http://localhost"
+
+
+def broadcast_after_redis_restart(host, room, timeout=10):
+    """Connect a listener to a chat room, restart Redis, then send into the room until the listener
+    gets it. Returns (listener's JSON or None, seconds from the restart to its receipt or None)."""
+    url = "ws://127.0.0.1/ws/chat/%s/" % room
+    out, ready = "/tmp/listen-%s.json" % room, "/tmp/listen-%s.ready" % room
+    host.run("rm -f %s %s" % (out, ready))
+    host.run(
+        "setsid nohup wsclient listen %s %s --expect after-restart --timeout 90 "
+        "--ready-file %s > %s 2>&1 < /dev/null &" % (url, CHAT_ORIGIN, ready, out)
+    )
+    assert wait_for_file(host, ready, 10), "the listener did not connect"
+    assert host.run("systemctl restart redis-server").rc == 0
+    restarted_at = host_time(host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        host.run("wsclient probe %s %s --send after-restart --expect after-restart --timeout 2" % (url, CHAT_ORIGIN))
+        content = host.file(out).content_string.strip()
+        if content:
+            received = json.loads(content)
+            return received, received.get("received_at", restarted_at) - restarted_at
+        time.sleep(0.5)
+    return None, None
+
+
+def reboot(host, answer_within=60):
+    """``docker restart`` the host's container, wait for systemd, then for the site to answer.
+
+    Returns (systemd's state, seconds from the restart command to the first 2xx of /health/ or
+    None, the last answer)."""
+    started = time.monotonic()
+    subprocess.run(["docker", "restart", host.backend.host], check=True, capture_output=True, timeout=120)
+    state = ""
+    for _attempt in range(90):
+        # Right after the restart systemd may not answer yet (no bus): ask again.
+        state = host.run("systemctl is-system-running --wait").stdout.strip()
+        if state in ("running", "degraded"):
+            break
+        time.sleep(1)
+    answer, answered_after = None, None
+    while time.monotonic() - started < answer_within:
+        result = host.run("wsclient http %s --host-header localhost --timeout 2" % LOAD_HTTP_URL)
+        answer = json.loads(result.stdout) if result.stdout.strip() else {"ok": False, "error": result.stderr}
+        if answer["ok"]:
+            answered_after = time.monotonic() - started
+            break
+        time.sleep(0.5)
+    return state, answered_after, answer

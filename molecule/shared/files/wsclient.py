@@ -10,6 +10,8 @@ otherwise (the JSON then has "error").
   wsclient broadcast SEND_URL LISTEN_URL --send TEXT --expect SUBSTR [--distinct pid|host]
   wsclient listen URL --expect SUBSTR [--ready-file F]            wait for a message (e.g. across a restart)
   wsclient http URL [--count N] [--interval S]
+  wsclient load HTTP_URL WS_URL --stop-file F [--rate R] [--clients K] [--ready-file F]
+                                                                  steady load until stopped (fault tests)
 
 Common options: --unix-socket PATH (the URL's host then only fills the Host header),
 --host-header H, --origin O, --header K:V (repeatable), --insecure (no TLS verification),
@@ -23,10 +25,12 @@ import http.client
 import json
 import os
 import select
+import signal
 import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -407,6 +411,167 @@ def cmd_http(opts):
     return result
 
 
+# --- load: steady HTTP requests plus held WebSockets, until a stop file appears --------------------
+
+MAX_RECORDED = 200  # failures/events kept in the JSON (the counters count them all)
+
+
+class _LoadStats:
+    """Counters and timestamped events of a load run, shared by the HTTP threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.http = {"sent": 0, "ok": 0, "failed": 0, "failures": []}
+        self.ws = {"opened": 0, "dropped": 0, "reconnected": 0, "failed_reconnects": 0, "events": []}
+
+    def http_result(self, started, error):
+        with self.lock:
+            if error is None:
+                self.http["ok"] += 1
+                return
+            self.http["failed"] += 1
+            if len(self.http["failures"]) < MAX_RECORDED:
+                self.http["failures"].append({"t": round(started, 3), "error": error})
+
+    def ws_event(self, kind, client, pid=None, error=None):
+        """Count a WebSocket event (opened, dropped, reconnected, failed_reconnect) and record it."""
+        counter = {"failed_reconnect": "failed_reconnects"}.get(kind, kind)
+        self.ws[counter] += 1
+        if kind != "opened" and len(self.ws["events"]) < MAX_RECORDED:
+            self.ws["events"].append({"t": round(time.time(), 3), "event": kind, "client": client,
+                                      "pid": pid, "error": error})
+
+
+def _one_request(opts, stats):
+    started = time.time()
+    try:
+        status, _body = _http_get(opts)
+    except (OSError, http.client.HTTPException) as exc:
+        stats.http_result(started, "%s: %s" % (exc.__class__.__name__, exc))
+        return
+    stats.http_result(started, None if 200 <= status < 300 else "HTTP %d" % status)
+
+
+def _http_load(opts, stats, stop):
+    """Start one request (a new TCP connection) every 1/rate s, each in its own thread."""
+    workers = []
+    interval = 1.0 / opts.rate
+    next_at = time.monotonic()
+    while not stop.is_set():
+        worker = threading.Thread(target=_one_request, args=(opts, stats), daemon=True)
+        worker.start()
+        workers.append(worker)
+        with stats.lock:
+            stats.http["sent"] += 1
+        workers = [w for w in workers if w.is_alive()]
+        next_at += interval
+        stop.wait(max(0.0, next_at - time.monotonic()))
+    for worker in workers:
+        worker.join(opts.timeout + 1)
+
+
+class _LoadClient:
+    """One held WebSocket of the load: its connection (None while down) and its server's pid."""
+
+    def __init__(self, index):
+        self.index, self.ws, self.pid, self.retry_at = index, None, None, 0.0
+
+    def connect(self, opts):
+        ws = WebSocket(opts.ws_url, opts)
+        self.pid = _hello(ws, opts.hello_timeout).get("pid") if opts.hello_timeout else None
+        self.ws = ws
+
+    def drop(self):
+        try:
+            self.ws.sock.close()
+        except OSError:
+            pass
+        self.ws = None
+
+
+def _open_all(clients, opts, stats):
+    """Open every client (retrying for up to --timeout s); False when some never opened."""
+    deadline = time.monotonic() + opts.timeout
+    while time.monotonic() < deadline:
+        for client in clients:
+            if client.ws is None:
+                try:
+                    client.connect(opts)
+                    stats.ws_event("opened", client.index, client.pid)
+                except (OSError, RuntimeError, Closed, ValueError, IndexError):
+                    pass
+        if all(client.ws is not None for client in clients):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _serve_clients(clients, opts, stats, stopped):
+    """Answer pings, notice drops (close frame, EOF, error) and reconnect, until ``stopped()``."""
+    while not stopped():
+        live = {c.ws.sock.fileno(): c for c in clients if c.ws is not None}
+        ready = select.select(list(live), [], [], 0.2)[0] if live else []
+        if not live:
+            time.sleep(0.2)
+        for fd in ready:
+            client = live[fd]
+            try:
+                client.ws.pump(time.monotonic() + 0.01)
+            except (OSError, Closed) as exc:
+                stats.ws_event("dropped", client.index, client.pid, "%s: %s" % (exc.__class__.__name__, exc))
+                client.drop()
+                client.retry_at = time.monotonic() + opts.reconnect_delay
+        for client in clients:
+            if client.ws is None and time.monotonic() >= client.retry_at and not stopped():
+                try:
+                    client.connect(opts)
+                    stats.ws_event("reconnected", client.index, client.pid)
+                except (OSError, RuntimeError, Closed, ValueError, IndexError) as exc:
+                    stats.ws_event("failed_reconnect", client.index, None, "%s: %s" % (exc.__class__.__name__, exc))
+                    client.retry_at = time.monotonic() + opts.reconnect_delay
+
+
+def _still_open(clients, opts):
+    """How many clients' connections still answer a ping at the end (then closed)."""
+    count = 0
+    for client in clients:
+        if client.ws is None:
+            continue
+        try:
+            count += 1 if client.ws.alive(min(opts.timeout, 5.0)) else 0
+        except (OSError, Closed):
+            pass
+        client.ws.close()
+    return count
+
+
+def cmd_load(opts):
+    """Steady HTTP load plus --clients held WebSockets until --stop-file exists (or SIGTERM)."""
+    stats, stop = _LoadStats(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    clients = [_LoadClient(i) for i in range(opts.clients)]
+    if not _open_all(clients, opts, stats):
+        return {"error": "only %d of %d WebSockets opened" % (stats.ws["opened"], opts.clients)}
+    http_thread = threading.Thread(target=_http_load, args=(opts, stats, stop), daemon=True)
+    started_at = time.time()
+    http_thread.start()
+    if opts.ready_file:
+        with open(opts.ready_file + ".tmp", "w", encoding="utf-8") as ready:
+            json.dump({"started_at": started_at, "pids": [client.pid for client in clients]}, ready)
+        os.replace(opts.ready_file + ".tmp", opts.ready_file)  # whole, or not there yet
+
+    def stopped():
+        if not stop.is_set() and os.path.exists(opts.stop_file):
+            stop.set()
+        return stop.is_set()
+
+    _serve_clients(clients, opts, stats, stopped)
+    http_thread.join()
+    stats.ws["still_open"] = _still_open(clients, opts)
+    stats.ws["pids"] = sorted({c.pid for c in clients if c.pid is not None})
+    return {"started_at": started_at, "stopped_at": time.time(), "http": stats.http, "ws": stats.ws}
+
+
 def parse_args(argv):
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--unix-socket")
@@ -447,12 +612,26 @@ def parse_args(argv):
     http_cmd.add_argument("url")
     http_cmd.add_argument("--count", type=int, default=1)
     http_cmd.add_argument("--interval", type=float, default=0)
+    load = sub.add_parser("load", parents=[common])
+    load.add_argument("url", help="HTTP URL requested --rate times a second, a new connection each")
+    load.add_argument("ws_url", help="WebSocket URL the --clients connections hold")
+    load.add_argument("--stop-file", required=True, help="the run ends once this file exists")
+    load.add_argument(
+        "--ready-file", help="written once every WebSocket is open and the load runs: JSON started_at, "
+        "pids (each client's server pid, from its hello)")
+    load.add_argument("--rate", type=float, default=20.0)
+    load.add_argument("--clients", type=int, default=8)
+    load.add_argument("--reconnect-delay", type=float, default=0.2)
+    load.add_argument(
+        "--hello-timeout", type=float, default=0,
+        help="wait this long for the consumer's JSON hello on connect (its pid is recorded); 0: none")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
-    commands = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "listen": cmd_listen, "http": cmd_http}
+    commands = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "listen": cmd_listen, "http": cmd_http,
+                "load": cmd_load}
     command = commands[opts.command]
     try:
         result = command(opts)

@@ -1,0 +1,57 @@
+"""kill -9 of one Daphne process under load: supervisord starts a new one within 5 s, no request
+started after the kill fails, the killed process's WebSocket clients reconnect."""
+
+import time
+
+import pytest
+
+from conftest import host_time, steady_load
+from faults_helpers import all_running, daphne_pids, wait_until
+
+BACK_WITHIN = 5
+
+
+@pytest.fixture(scope="module")
+def kill(host):
+    pids = daphne_pids(host)
+    with steady_load(host, "kill-9-daphne") as load:
+        # The process holding most of the load's WebSockets.
+        held = load.clients_by_pid()
+        victim = max(pids, key=lambda name: held.get(pids[name], 0))
+        load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(pids[victim], 0))
+        time.sleep(2)
+        killed_at = host_time(host)
+        host.run("kill -9 %s", str(pids[victim]))
+        back_after = wait_until(lambda: all_running(host, [pids[victim]]), 20)
+        load.notes["back RUNNING after"] = "%s s" % back_after
+        time.sleep(3)
+    return {"load": load, "victim": victim, "old_pids": pids, "new_pids": daphne_pids(host),
+            "killed_at": killed_at, "back_after": back_after}
+
+
+def test_killed_process_is_back_within_5_s(kill):
+    assert kill["back_after"] is not None and kill["back_after"] <= BACK_WITHIN, kill["load"]
+
+
+def test_killed_process_has_a_new_pid_and_the_other_kept_its_own(kill):
+    for name, pid in kill["new_pids"].items():
+        assert (pid != kill["old_pids"][name]) == (name == kill["victim"]), (kill["old_pids"], kill["new_pids"])
+
+
+def test_no_request_started_after_the_kill_fails(kill):
+    load = kill["load"]
+    assert load.http_failures_after(kill["killed_at"]) == [], load
+
+
+def test_only_clients_of_the_killed_process_are_dropped(kill):
+    victim_pid = kill["old_pids"][kill["victim"]]
+    dropped = kill["load"].ws_events("dropped")
+    assert {event["pid"] for event in dropped} <= {victim_pid}, dropped
+
+
+def test_dropped_clients_reconnect(kill):
+    ws = kill["load"].result["ws"]
+    assert ws["dropped"] > 0, "the killed process held no WebSocket: %s" % kill["load"]
+    assert ws["reconnected"] == ws["dropped"], kill["load"]
+    assert ws["failed_reconnects"] == 0, "%s\n%s" % (kill["load"], ws["events"])
+    assert ws["still_open"] == ws["opened"], kill["load"]
