@@ -32,7 +32,7 @@ def invalid(host):
     """The sample site with a directive nginx does not know, under load: the play must fail."""
     before = {"master": main_pid(host, "nginx"), "files": host.check_output(NGINX_FILES_CMD)}
     with steady_load(host, "nginx-invalid-directive") as load:
-        time.sleep(2)
+        time.sleep(1)
         proc = run_playbook("nginx.yml", extra_vars={"nginx_sites": BROKEN_SITES})
         time.sleep(1)
     after = {"master": main_pid(host, "nginx"), "files": host.check_output(NGINX_FILES_CMD)}
@@ -48,13 +48,13 @@ def reloads(host, invalid):
     runs = []
     with steady_load(host, "nginx-reload") as load:
         for extra_vars in ({"nginx_client_max_body_size": CHANGED_BODY_SIZE}, {}):
-            time.sleep(2)
+            time.sleep(1)
             started = host_time(host)
             proc = run_playbook("nginx.yml", extra_vars=extra_vars)
             runs.append({"proc": proc, "body_size_changed": _body_size_line(host, CHANGED_BODY_SIZE)})
             load.notes["nginx run %d" % len(runs)] = "rc %d in %.0f s" % (proc.returncode, host_time(host) - started)
             workers.append(_worker_pids(host))
-        time.sleep(2)
+        time.sleep(1)
     return {"runs": runs, "load": load, "masters": (master, main_pid(host, "nginx")), "workers": workers}
 
 

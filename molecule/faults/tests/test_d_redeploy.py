@@ -27,11 +27,11 @@ def new_source(tmp_path_factory):
 def redeploy(host, new_source):
     before = {"release": current_release(host), "pids": daphne_pids(host)}
     with steady_load(host, "redeploy") as load:
-        time.sleep(2)
+        time.sleep(1)
         started = host_time(host)
         proc = run_playbook("converge.yml", extra_vars={"chat_source_path": str(new_source)})
         load.notes["converge"] = "rc %d in %.0f s" % (proc.returncode, host_time(host) - started)
-        time.sleep(3)
+        time.sleep(2)
     after = {"release": current_release(host), "pids": daphne_pids(host)}
     return {"proc": proc, "load": load, "before": before, "after": after}
 

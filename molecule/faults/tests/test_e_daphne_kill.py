@@ -19,12 +19,12 @@ def kill(host):
         held = load.clients_by_pid()
         victim = max(pids, key=lambda name: held.get(pids[name], 0))
         load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(pids[victim], 0))
-        time.sleep(2)
+        time.sleep(1)
         killed_at = host_time(host)
         host.run("kill -9 %s", str(pids[victim]))
         back_after = wait_until(lambda: all_running(host, [pids[victim]]), 20)
         load.notes["back RUNNING after"] = "%s s" % back_after
-        time.sleep(3)
+        time.sleep(2)
     return {"load": load, "victim": victim, "old_pids": pids, "new_pids": daphne_pids(host),
             "killed_at": killed_at, "back_after": back_after}
 

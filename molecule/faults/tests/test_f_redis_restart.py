@@ -15,10 +15,10 @@ DELIVERED_WITHIN = 10
 def restart(host):
     pids = daphne_pids(host)
     with steady_load(host, "restart-redis") as load:
-        time.sleep(2)
+        time.sleep(1)
         received, seconds = broadcast_after_redis_restart(host, "faults-redis", timeout=DELIVERED_WITHIN)
         load.notes["broadcast delivered after"] = "%s s" % (None if seconds is None else round(seconds, 2))
-        time.sleep(2)
+        time.sleep(1)
     return {"load": load, "received": received, "seconds": seconds, "old_pids": pids, "new_pids": daphne_pids(host)}
 
 

@@ -17,14 +17,14 @@ def kill(host):
     old_pid = main_pid(host, "supervisor")
     log_offset = int(host.check_output("stat -c %%s %s", SUPERVISORD_LOG))
     with steady_load(host, "kill-9-supervisord") as load:
-        time.sleep(2)
+        time.sleep(1)
         killed_at = host_time(host)
         host.run("kill -9 %s", str(old_pid))
         back_after = wait_until(lambda: main_pid(host, "supervisor") not in (0, old_pid) and all_running(host), 30)
         answers_after = wait_until(lambda: site_answers(host), 30) if back_after is not None else None
         load.notes["back RUNNING after"] = "%s s" % back_after
         load.notes["site answered"] = "%s s later" % answers_after
-        time.sleep(3)
+        time.sleep(2)
     new_log = host.check_output("tail -c +%s %s", str(log_offset + 1), SUPERVISORD_LOG)
     return {"load": load, "old_pid": old_pid, "new_pid": main_pid(host, "supervisor"), "killed_at": killed_at,
             "back_after": back_after, "answers_after": answers_after, "log": new_log}
