@@ -14,6 +14,8 @@ export DEMO_CONTAINER=$name
 port=${DEMO_PORT:-8080}
 suite=${DEMO_SUITE:-trixie}
 state="$root/.cache/demo"
+# Ansible's fact cache (ansible.cfg), one per container: a new container starts without one.
+export ANSIBLE_CACHE_PLUGIN_CONNECTION="$root/.cache/facts/$name"
 cache=/var/cache/asgi-channels-test/demo/$suite
 
 down() {
@@ -25,6 +27,7 @@ up() {
   mkdir -p "$state" "$cache/apt" "$cache/pip"
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
     docker rm -f "$name" >/dev/null 2>&1 || true
+    rm -rf "$ANSIBLE_CACHE_PLUGIN_CONNECTION"
     # The same capabilities as the Molecule platforms (systemd as PID 1; --privileged is not
     # available here); the port only on 127.0.0.1.
     docker run -d --name "$name" --hostname "$name" \
