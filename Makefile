@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 SCENARIO ?=
 
-.PHONY: help setup engine images lint unit build-check importer sanity molecule browser-check test demo demo-destroy browser-test clean
+.PHONY: help setup engine images lint unit build-check importer sanity molecule browser-check test demo demo-destroy browser-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -55,6 +55,9 @@ demo-destroy: ## remove the demo container
 
 browser-test: setup images ## the demo, proven in Debian's headless Chromium: two pages, one chat
 	@scripts/browser-test.sh
+
+bench: setup images ## capacity benchmark: role defaults vs the guide taken literally (~20 min; docs/benchmark.md)
+	@scripts/bench.sh $(BENCH_ARGS)
 
 clean: ## remove build output (keeps .venv and the images)
 	rm -rf build .cache/logs tests/output

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""`make bench`: capacity of the all-in-one stack, role defaults ("tuned") against the Channels
+deployment guide taken literally on Debian ("guide").
+
+For each configuration, one after the other: a fresh container (the demo's capabilities, no
+published port), playbooks/site.yml with the sample app (scripts/demo/demo.yml) converged twice
+and timed, then the load from inside the container: HTTP requests/s through nginx and straight to
+Daphne (wrk), WebSockets held through nginx (scripts/bench/wsload.py hold, several processes and
+source addresses), a chat room broadcast (wsload.py broadcast); the container is removed after.
+Writes .cache/bench/{results.json,results.md,connections.png}; exit status 1 when the "tuned"
+run misses a target (each one printed).
+
+usage: scripts/bench.sh [--only tuned|guide] [--connections N] [--hold S] ...  (see --help)
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, ".cache", "bench")
+IMAGE_SUITE = "trixie"
+CACHE = "/var/cache/asgi-channels-test/bench/" + IMAGE_SUITE
+CONFIGS = {"tuned": None, "guide": os.path.join(ROOT, "scripts", "bench", "guide-literal.yml")}
+IN_CONTAINER = "/opt/bench"
+COPIED = ["molecule/shared/files/wsclient.py", "scripts/bench/wsload.py", "scripts/bench/probe.py"]
+WS_OPTS = ["--host-header", "localhost", "--origin", "http://localhost"]
+LOG_PATTERNS = {
+    "nginx": [
+        "worker_connections are not enough", "Too many open files", "upstream prematurely closed",
+        "Connection reset by peer", "upstream timed out", "Connection refused", "Cannot assign requested address",
+    ],
+    "daphne": ["Traceback", "timed out", "Too many open files", "took too long to shut down", "WSREJECT"],
+    "supervisor": ["exited", "spawned", "FATAL", "BACKOFF"],
+}
+
+
+def log(message):
+    print("bench: %s" % message, flush=True)
+
+
+def run(argv, check=True, **kwargs):
+    """subprocess.run with text output captured."""
+    return subprocess.run(argv, check=check, text=True, capture_output=True, **kwargs)
+
+
+def dexec(name, *argv, check=True):
+    return run(["docker", "exec", name, *argv], check=check)
+
+
+# --- the container and the deployment ------------------------------------------------------------
+
+
+def start_container(name):
+    run(["docker", "rm", "-f", name], check=False)
+    for sub in ("apt", "pip"):
+        os.makedirs(os.path.join(CACHE, sub), exist_ok=True)
+    run([
+        "docker", "run", "-d", "--name", name, "--hostname", name,
+        "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+        "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", "--stop-signal", "SIGRTMIN+3",
+        "-v", CACHE + "/apt:/var/cache/apt/archives", "-v", CACHE + "/pip:/root/.cache/pip",
+        "asgi-channels-test:" + IMAGE_SUITE, "/lib/systemd/systemd",
+    ])
+
+
+def secrets_file():
+    path = os.path.join(OUT, "secrets.yml")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write('---\nchat_secret_key: "%s"\nchat_redis_password: "%s"\n'
+                         % (secrets.token_urlsafe(50), secrets.token_urlsafe(24)))
+    return path
+
+
+def converge(name, config, vars_file, attempt):
+    """One ansible-playbook run of the demo playbook; its wall time and PLAY RECAP counts."""
+    argv = ["ansible-playbook", "-i", "scripts/demo/inventory.yml", "-e", "@" + secrets_file()]
+    if vars_file:
+        argv += ["-e", "@" + vars_file]
+    argv.append("scripts/demo/demo.yml")
+    env = dict(os.environ, DEMO_CONTAINER=name, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    started = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env, text=True, capture_output=True, check=False)
+    seconds = round(time.monotonic() - started, 1)
+    with open(os.path.join(OUT, "%s-converge%d.log" % (config, attempt)), "w", encoding="utf-8") as handle:
+        handle.write(proc.stdout + proc.stderr)
+    recap = {key: sum(int(n) for n in re.findall(r"\b%s=(\d+)" % key, proc.stdout))
+             for key in ("ok", "changed", "failed", "unreachable")}
+    if proc.returncode != 0:
+        raise RuntimeError("converge %d of %s failed (rc %d): see .cache/bench/%s-converge%d.log"
+                           % (attempt, config, proc.returncode, config, attempt))
+    return {"seconds": seconds, **recap}
+
+
+def prepare_tools(name):
+    """wrk from Debian's archive (test tooling) and the load generator's files."""
+    if dexec(name, "sh", "-c", "command -v wrk", check=False).returncode != 0:
+        dexec(name, "sh", "-c", "apt-get install -y -q wrk >/dev/null 2>&1 || "
+              "(apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)")
+    dexec(name, "mkdir", "-p", IN_CONTAINER)
+    for path in COPIED:
+        run(["docker", "cp", os.path.join(ROOT, path), "%s:%s/" % (name, IN_CONTAINER)])
+
+
+def probe(name):
+    return json.loads(dexec(name, "python3", IN_CONTAINER + "/probe.py").stdout)
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def wrk(name, url, opts):
+    out = dexec(name, "wrk", "-t%d" % opts.wrk_threads, "-c%d" % opts.wrk_connections, "-d%ds" % opts.wrk_seconds,
+                "--latency", "-H", "Host: localhost", url).stdout
+    result = {"url": url, "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        value, unit = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, out, re.M).groups()
+        result["p%s_ms" % pct] = round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non_2xx"] = int(errors.group(1)) if errors else 0
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    result["socket_errors"] = socket_errors.group(1).strip() if socket_errors else None
+    return result
+
+
+def http_phase(name, opts):
+    nginx = wrk(name, "http://127.0.0.1/health/", opts)
+    direct = wrk(name, "http://127.0.0.1:8000/health/", opts)
+    return {"nginx": nginx, "direct": direct,
+            "ratio": round(nginx["requests_per_s"] / direct["requests_per_s"], 3)}
+
+
+# --- WebSockets held -----------------------------------------------------------------------------
+
+
+class HoldRun:
+    """The load processes of one hold run, their per-second ticks and the probe's samples."""
+
+    def __init__(self, name, opts):
+        self.name, self.opts = name, opts
+        self.ticks, self.results, self.samples = [], [], []
+        self.lock = threading.Lock()
+
+    def _reader(self, proc, index):
+        for line in proc.stdout:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                if item.get("kind") == "tick":
+                    self.ticks.append(dict(item, proc=index))
+                else:
+                    self.results.append(item)
+
+    def _sampler(self, until):
+        while time.time() < until:
+            try:
+                self.samples.append(probe(self.name))
+            except (subprocess.CalledProcessError, ValueError):
+                pass
+            time.sleep(self.opts.sample_every)
+
+    def start(self):
+        opts = self.opts
+        per_proc = -(-opts.connections // opts.processes)
+        rate = opts.rate / opts.processes
+        self.start_at = time.time() + 3
+        self.hold_until = self.start_at + per_proc / rate + opts.handshake_timeout + opts.hold
+        procs = []
+        for index in range(opts.processes):
+            argv = ["docker", "exec", self.name, "python3", IN_CONTAINER + "/wsload.py", "hold",
+                    "ws://127.0.0.1/ws/echo/", *WS_OPTS, "--count", str(per_proc), "--rate", "%.3f" % rate,
+                    "--start-at", "%.3f" % self.start_at, "--hold-until", "%.3f" % self.hold_until,
+                    "--source", "127.0.0.%d" % (index + 2), "--timeout", str(opts.handshake_timeout)]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+            threading.Thread(target=self._reader, args=(proc, index), daemon=True).start()
+            procs.append(proc)
+        sampler = threading.Thread(target=self._sampler, args=(self.hold_until - 1,), daemon=True)
+        sampler.start()
+        for proc in procs:
+            proc.wait()
+        sampler.join()
+        time.sleep(0.5)
+
+    def series(self):
+        """[(seconds since the start, connections open over all processes)], one point a second."""
+        latest, points = {}, []
+        for tick in sorted(self.ticks, key=lambda item: item["t"]):
+            latest[tick["proc"]] = tick["open"]
+            second = int(tick["t"] - self.start_at)
+            if points and points[-1][0] == second:
+                points[-1] = (second, sum(latest.values()))
+            else:
+                points.append((second, sum(latest.values())))
+        return points
+
+
+def _sum_reasons(results, key):
+    total = {}
+    for result in results:
+        for reason, count in result.get(key, {}).items():
+            total[reason] = total.get(reason, 0) + count
+    return total
+
+
+def hold_phase(name, opts):
+    before = probe(name)
+    load = HoldRun(name, opts)
+    load.start()
+    results = load.results
+    peak = max(load.samples, key=lambda sample: sample["rss_kib"]) if load.samples else before
+    busiest = max(load.samples, key=lambda s: sum(s["daphne_established"].values())) if load.samples else before
+    per_pid = busiest["daphne_established"]
+    held = sum(r.get("held_at_end", 0) for r in results)
+    counts = sorted(per_pid.values())
+    return {
+        "attempted": sum(r.get("attempted", 0) for r in results),
+        "opened": sum(r.get("opened", 0) for r in results),
+        "failed_handshakes": sum(r.get("failed_handshakes", 0) for r in results),
+        "dropped": sum(r.get("dropped", 0) for r in results),
+        "held": held,
+        "max_open": max((point[1] for point in load.series()), default=0),
+        "handshake_errors": _sum_reasons(results, "handshake_errors"),
+        "drop_reasons": _sum_reasons(results, "drop_reasons"),
+        "errors": [r["error"] for r in results if "error" in r],
+        "processes": opts.processes, "rate_per_s": opts.rate, "hold_s": opts.hold,
+        "ramp_s": max((r.get("ramp_s", 0) for r in results), default=0),
+        "handshake_ms_p99_max": max((r.get("handshake_ms_p99") or 0 for r in results), default=None),
+        "rss_before_kib": before["rss_kib"], "rss_peak_kib": peak["rss_kib"],
+        "kib_per_connection": round((peak["rss_kib"] - before["rss_kib"]) / held, 1) if held else None,
+        "daphne_established": per_pid,
+        "spread": round(counts[-1] / counts[0], 3) if counts and counts[0] else None,
+        "nginx_workers_established": busiest.get("nginx_workers"),
+        "series": load.series(),
+    }
+
+
+# --- broadcast -----------------------------------------------------------------------------------
+
+
+def broadcast_phase(name, opts):
+    proc = dexec(name, "python3", IN_CONTAINER + "/wsload.py", "broadcast", "ws://127.0.0.1/ws/chat/bench/",
+                 *WS_OPTS, "--subscribers", str(opts.subscribers), "--messages", str(opts.messages),
+                 "--rate", str(opts.message_rate), check=False)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    pids = set(probe(name)["daphne"])
+    result["daphne_pids"] = len(pids)
+    result["every_process_subscribed"] = pids <= set(int(p) for p in result.get("subscribers_per_pid", {}))
+    return result
+
+
+# --- logs, machine -------------------------------------------------------------------------------
+
+
+def log_counts(name, config):
+    files = {"nginx": "/var/log/nginx/error.log", "daphne": "/var/log/daphne/asgi.log",
+             "supervisor": "/var/log/supervisor/supervisord.log"}
+    counts = {}
+    for key, path in files.items():
+        text = dexec(name, "cat", path, check=False).stdout
+        with open(os.path.join(OUT, "%s-%s.log" % (config, key)), "w", encoding="utf-8") as handle:
+            handle.write(text[-2_000_000:])
+        counts[key] = {pattern: text.count(pattern) for pattern in LOG_PATTERNS[key] if pattern in text}
+    return counts
+
+
+def machine():
+    meminfo = open("/proc/meminfo", encoding="utf-8").read()
+    image = run(["docker", "image", "inspect", "-f", "{{.Id}}", "asgi-channels-test:" + IMAGE_SUITE]).stdout.strip()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "ram_gib": round(int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) / 1024 / 1024, 1),
+        "kernel": os.uname().release,
+        "docker": run(["docker", "version", "-f", "{{.Server.Version}}"]).stdout.strip(),
+        "image": "asgi-channels-test:%s (%s)" % (IMAGE_SUITE, image[7:19]),
+        "git_head": run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip(),
+    }
+
+
+# --- one configuration ---------------------------------------------------------------------------
+
+
+def bench_config(config, opts):
+    name = "asgi-channels-bench-%s" % config
+    log("%s: fresh container %s" % (config, name))
+    start_container(name)
+    try:
+        result = {"deploy": {}}
+        for attempt in (1, 2):
+            log("%s: converge %d" % (config, attempt))
+            result["deploy"]["run%d" % attempt] = converge(name, config, CONFIGS[config], attempt)
+            log("%s: converge %d: %s" % (config, attempt, result["deploy"]["run%d" % attempt]))
+        prepare_tools(name)
+        log("%s: HTTP (wrk) through nginx and straight to Daphne" % config)
+        result["http"] = http_phase(name, opts)
+        log("%s: %s" % (config, {k: v for k, v in result["http"].items()}))
+        log("%s: %d WebSockets at %s/s over %d processes, held %ss" % (
+            config, opts.connections, opts.rate, opts.processes, opts.hold))
+        result["hold"] = hold_phase(name, opts)
+        log("%s: %s" % (config, {k: v for k, v in result["hold"].items() if k != "series"}))
+        time.sleep(5)
+        log("%s: broadcast to %d subscribers" % (config, opts.subscribers))
+        result["broadcast"] = broadcast_phase(name, opts)
+        log("%s: %s" % (config, result["broadcast"]))
+        result["logs"] = log_counts(name, config)
+        log("%s: log lines %s" % (config, result["logs"]))
+        return result
+    finally:
+        if not opts.keep:
+            run(["docker", "rm", "-f", name], check=False)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=sorted(CONFIGS), action="append", help="run this configuration only")
+    parser.add_argument("--connections", type=int, default=20000)
+    parser.add_argument("--processes", type=int, default=5, help="load processes (one source address each)")
+    parser.add_argument("--rate", type=float, default=500.0, help="new WebSockets per second, all processes")
+    parser.add_argument("--hold", type=float, default=60.0, help="seconds every connection is held")
+    parser.add_argument("--handshake-timeout", type=float, default=15.0)
+    parser.add_argument("--sample-every", type=float, default=5.0)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--wrk-connections", type=int, default=64)
+    parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument("--message-rate", type=float, default=10.0)
+    parser.add_argument("--keep", action="store_true", help="keep the containers (debugging)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import report  # noqa: E402  (next to this file)
+
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    os.makedirs(OUT, exist_ok=True)
+    started = time.monotonic()
+    results = {"machine": machine(), "settings": {k: v for k, v in vars(opts).items() if k not in ("keep",)},
+               "configs": {}}
+    for config in opts.only or ["tuned", "guide"]:
+        try:
+            results["configs"][config] = bench_config(config, opts)
+        except (RuntimeError, subprocess.CalledProcessError, ValueError, AttributeError) as exc:
+            detail = getattr(exc, "stderr", "") or ""
+            results["configs"][config] = {"error": "%s: %s %s" % (exc.__class__.__name__, exc, detail[-500:])}
+            log("%s: FAILED %s" % (config, results["configs"][config]["error"]))
+    results["wall_s"] = round(time.monotonic() - started, 1)
+    return report.write(results, OUT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""probe: one JSON snapshot of the bench container's servers (standard library only).
+
+  probe.py [--port 8000] [--program asgi]
+
+Prints {"t", "nginx": {pid: rss_kib}, "daphne": {pid: rss_kib}, "rss_kib": total of both,
+"daphne_established": {pid: established TCP connections on the app port}, "nginx_workers":
+{pid: established TCP connections}}. Daphne processes are the ones supervisord started for the
+program (SUPERVISOR_GROUP_NAME is the program name); counts come from /proc (each pid's
+socket inodes matched against /proc/net/tcp{,6} entries in state ESTABLISHED).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ESTABLISHED = "01"
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def _pids():
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _comm(pid):
+    return _read("/proc/%d/comm" % pid).decode().strip()
+
+
+def _rss_kib(pid):
+    for line in _read("/proc/%d/status" % pid).decode().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _env(pid):
+    pairs = (item.partition(b"=") for item in _read("/proc/%d/environ" % pid).split(b"\0"))
+    return {key.decode(): value.decode("utf-8", "replace") for key, _sep, value in pairs if key}
+
+
+def _read_socket_inodes(pid):
+    inodes = set()
+    try:
+        names = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, name))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _socket_inodes(pid):
+    """The pid's socket inodes, read by a child running as the pid's owner: root in the container
+    has no CAP_SYS_PTRACE, so it may not read another user's /proc/PID/fd."""
+    uid = gid = None
+    for line in _read("/proc/%d/status" % pid).decode().splitlines():
+        if line.startswith("Uid:"):
+            uid = int(line.split()[1])
+        elif line.startswith("Gid:"):
+            gid = int(line.split()[1])
+    if uid is None:
+        return set()
+    rfd, wfd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(rfd)
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.write(wfd, " ".join(sorted(_read_socket_inodes(pid))).encode())
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    chunks = []
+    while True:
+        chunk = os.read(rfd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(rfd)
+    os.waitpid(child, 0)
+    return set(b"".join(chunks).decode().split())
+
+
+def _established(local_port=None):
+    """Inodes of ESTABLISHED TCP sockets (with that local port when given)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in _read(table).decode().splitlines()[1:]:
+            fields = line.split()
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if fields[3] == ESTABLISHED and (local_port is None or port == local_port):
+                inodes.add(fields[9])
+    return inodes
+
+
+def snapshot(opts):
+    nginx, daphne = [], []
+    for pid in _pids():
+        comm = _comm(pid)
+        if comm == "nginx":
+            nginx.append(pid)
+        elif comm.startswith("python") or comm == "daphne":
+            if _env(pid).get("SUPERVISOR_GROUP_NAME") == opts.program:
+                daphne.append(pid)
+    on_port, every = _established(opts.port), _established()
+    result = {
+        "t": round(time.time(), 3),
+        "nginx": {pid: _rss_kib(pid) for pid in nginx},
+        "daphne": {pid: _rss_kib(pid) for pid in daphne},
+        "daphne_established": {pid: len(_socket_inodes(pid) & on_port) for pid in daphne},
+        "nginx_workers": {pid: len(_socket_inodes(pid) & every) for pid in nginx},
+    }
+    result["rss_kib"] = sum(result["nginx"].values()) + sum(result["daphne"].values())
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--program", default="asgi")
+    print(json.dumps(snapshot(parser.parse_args(argv)), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

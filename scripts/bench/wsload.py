@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""wsload: the benchmark's WebSocket load generator (asyncio, standard library only).
+
+It runs inside the bench container next to wsclient.py, whose frame codec it reuses: frames are
+encoded by ``wsclient.WebSocket.send`` and decoded by ``wsclient.WebSocket._frame_from_buffer``,
+called on a small adapter whose ``sock.sendall`` writes to an asyncio transport.
+
+  wsload hold URL --count N --rate R --start-at T --hold-until T [--source ADDR]
+      open N connections at R per second from T, answer the server's pings, and at --hold-until
+      ping every connection still open (a drop is any that closed or does not answer). One JSON
+      line per second ({"kind": "tick", "open": ...}), then one {"kind": "result"} line.
+  wsload broadcast URL --subscribers N --messages M --rate R
+      N subscribers join the URL's chat room, one more connection sends M messages at R per
+      second; every subscriber must get every message. One {"kind": "result"} line.
+
+Common options: --host-header, --origin, --timeout (handshake and final ping, seconds).
+"""
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import os
+import resource
+import socket
+import struct
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsclient  # noqa: E402  (copied next to this file)
+
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux >= 4.2
+MAX_REASONS = 20  # distinct failure reasons kept (counted all the same)
+
+
+class _Writer:
+    """What ``wsclient.WebSocket.send`` needs of a socket: ``sendall``, here the transport's write."""
+
+    def __init__(self, writer):
+        self.sendall = writer.write
+
+
+class Conn:
+    """One client WebSocket over asyncio streams, framed by wsclient's codec."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+        self.sock = _Writer(writer)  # for wsclient.WebSocket.send
+        self.buffer = b""  # for wsclient.WebSocket._frame_from_buffer
+        self.pongs = {}
+
+    def send(self, opcode, payload=b""):
+        wsclient.WebSocket.send(self, opcode, payload)
+
+    async def frames(self):
+        """Yield (opcode, payload) of data frames; answers pings, records pongs, raises Closed."""
+        while True:
+            frame = wsclient.WebSocket._frame_from_buffer(self)
+            if frame is None:
+                chunk = await self.reader.read(65536)
+                if not chunk:
+                    raise wsclient.Closed("EOF")
+                self.buffer += chunk
+                continue
+            _fin, opcode, payload = frame
+            if opcode == wsclient.OP_PING:
+                self.send(wsclient.OP_PONG, payload)
+            elif opcode == wsclient.OP_PONG:
+                waiter = self.pongs.pop(payload, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(True)
+            elif opcode == wsclient.OP_CLOSE:
+                raise wsclient.Closed(_close_reason(payload))
+            else:
+                yield opcode, payload
+
+    def close(self):
+        try:
+            self.send(wsclient.OP_CLOSE, struct.pack("!H", 1000))
+        except (OSError, RuntimeError):
+            pass
+        self.writer.close()
+
+
+def _close_reason(payload):
+    if len(payload) >= 2:
+        code = struct.unpack("!H", payload[:2])[0]
+        return "close %d %s" % (code, payload[2:].decode("utf-8", "replace")).rstrip()
+    return "close (no code)"
+
+
+async def _tcp(host, port, source):
+    """A connected non-blocking TCP socket, from ``source`` when given. The source is bound with
+    IP_BIND_ADDRESS_NO_PORT: the port is then picked at connect() time and only has to be unique
+    for the 4-tuple; a plain bind(addr, 0) would take a port of the one ephemeral range shared
+    with nginx's own connections to Daphne, exhausting it at about 14,000 connections."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if source:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def connect(url, opts, source=None):
+    """Open a WebSocket (TCP from ``source`` when given); raises on any handshake failure."""
+    parts = urllib.parse.urlsplit(url)
+    reader, writer = await asyncio.open_connection(sock=await _tcp(parts.hostname, parts.port or 80, source))
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        "GET %s HTTP/1.1" % (parts.path or "/"),
+        "Host: %s" % (opts.host_header or parts.netloc),
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: %s" % key,
+        "Sec-WebSocket-Version: 13",
+    ]
+    if opts.origin:
+        lines.append("Origin: %s" % opts.origin)
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        writer.close()
+        raise wsclient.Closed("EOF during the handshake") from exc
+    status_line, _sep, rest = head.decode("latin-1").partition("\r\n")
+    status = int(status_line.split()[1])
+    expected = base64.b64encode(hashlib.sha1((key + wsclient.GUID).encode()).digest()).decode()
+    if status != 101 or ("sec-websocket-accept: %s" % expected.lower()) not in rest.lower():
+        writer.close()
+        raise RuntimeError("HTTP %d" % status)
+    return Conn(reader, writer)  # bytes after the head stay in the reader for frames()
+
+
+def _reason(exc):
+    text = str(exc) or ""
+    return "%s%s" % (exc.__class__.__name__, ": " + text[:80] if text else "")
+
+
+class Counter(dict):
+    """Reason -> count, keeping at most MAX_REASONS distinct reasons."""
+
+    def add(self, reason):
+        if reason in self or len(self) < MAX_REASONS:
+            self[reason] = self.get(reason, 0) + 1
+        else:
+            self["other"] = self.get("other", 0) + 1
+
+
+# --- hold ----------------------------------------------------------------------------------------
+
+
+class Hold:
+    """State of a hold run: counters, and the open connections."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.open = set()
+        self.attempted = self.opened = self.failed = self.dropped = 0
+        self.handshake_errors, self.drop_reasons = Counter(), Counter()
+        self.handshake_ms = []
+        self.ending = False
+
+    async def one(self):
+        """Open one connection and hold it until the end (or until it drops)."""
+        self.attempted += 1
+        started = time.monotonic()
+        try:
+            conn = await asyncio.wait_for(connect(self.opts.url, self.opts, self.opts.source), self.opts.timeout)
+        except (OSError, RuntimeError, ValueError, IndexError, asyncio.TimeoutError, wsclient.Closed) as exc:
+            self.failed += 1
+            self.handshake_errors.add(_reason(exc))
+            return
+        self.handshake_ms.append((time.monotonic() - started) * 1000)
+        self.opened += 1
+        self.open.add(conn)
+        try:
+            async for _frame in conn.frames():
+                pass
+        except (OSError, wsclient.Closed) as exc:
+            if not self.ending:
+                self.dropped += 1
+                self.drop_reasons.add(_reason(exc))
+        self.open.discard(conn)
+
+    async def ticks(self):
+        while True:
+            emit({"kind": "tick", "t": round(time.time(), 3), "open": len(self.open), "attempted": self.attempted,
+                  "failed": self.failed, "dropped": self.dropped})
+            await asyncio.sleep(1.0 - time.time() % 1.0)
+
+    async def final_check(self):
+        """Ping every open connection; returns how many answered within --timeout."""
+        async def ping(conn):
+            token = os.urandom(8)
+            waiter = asyncio.get_running_loop().create_future()
+            conn.pongs[token] = waiter
+            try:
+                conn.send(wsclient.OP_PING, token)
+                await asyncio.wait_for(waiter, self.opts.timeout)
+                return True
+            except (OSError, RuntimeError, asyncio.TimeoutError):
+                return False
+
+        conns = list(self.open)
+        answers = await asyncio.gather(*(ping(conn) for conn in conns))
+        return conns, sum(answers)
+
+
+async def hold(opts):
+    state = Hold(opts)
+    ticker = asyncio.create_task(state.ticks())
+    await asyncio.sleep(max(0.0, opts.start_at - time.time()))
+    tasks = []
+    started = time.time()
+    for i in range(opts.count):
+        await asyncio.sleep(max(0.0, started + i / opts.rate - time.time()))
+        tasks.append(asyncio.create_task(state.one()))
+    ramp_done = time.time()
+    await asyncio.sleep(max(0.0, opts.hold_until - time.time()))
+    held_before_check = len(state.open)
+    conns, answered = await state.final_check()
+    state.ending = True
+    unanswered = len(conns) - answered
+    state.dropped += unanswered
+    if unanswered:
+        state.drop_reasons.add("no pong to the final ping")
+    for conn in conns:
+        conn.close()
+    await asyncio.sleep(0.5)
+    ticker.cancel()
+    for task in tasks:
+        task.cancel()
+    latencies = sorted(state.handshake_ms)
+    return {
+        "kind": "result", "source": opts.source, "count": opts.count, "attempted": state.attempted,
+        "opened": state.opened, "failed_handshakes": state.failed, "dropped": state.dropped,
+        "held_at_end": answered, "open_before_check": held_before_check,
+        "handshake_errors": state.handshake_errors, "drop_reasons": state.drop_reasons,
+        "ramp_s": round(ramp_done - started, 1),
+        "handshake_ms_p50": _pct(latencies, 50), "handshake_ms_p99": _pct(latencies, 99),
+    }
+
+
+# --- broadcast -----------------------------------------------------------------------------------
+
+
+async def _subscriber(conn, received, arrived):
+    """Record (seq -> arrival) of every chat message this subscriber gets."""
+    try:
+        async for opcode, payload in conn.frames():
+            if opcode != wsclient.OP_TEXT:
+                continue
+            data = json.loads(payload)
+            if data.get("type") == "message" and str(data.get("message", "")).startswith("bench:"):
+                seq = int(data["message"].split(":")[1])
+                received.setdefault(seq, time.monotonic())
+                arrived.set()
+    except (OSError, wsclient.Closed):
+        pass
+
+
+async def _hello(conn, timeout):
+    async def first_text():
+        async for opcode, payload in conn.frames():
+            if opcode == wsclient.OP_TEXT:
+                return json.loads(payload)
+        return {}
+
+    return await asyncio.wait_for(first_text(), timeout)
+
+
+async def broadcast(opts):
+    subs, pids = [], {}
+    for _i in range(opts.subscribers):
+        conn = await asyncio.wait_for(connect(opts.url, opts), opts.timeout)
+        pid = (await _hello(conn, opts.timeout)).get("pid")
+        pids[str(pid)] = pids.get(str(pid), 0) + 1
+        subs.append(conn)
+        await asyncio.sleep(1.0 / opts.connect_rate)
+    sender = await asyncio.wait_for(connect(opts.url, opts), opts.timeout)
+    await _hello(sender, opts.timeout)
+    received = [{} for _sub in subs]
+    arrived = asyncio.Event()
+    readers = [asyncio.create_task(_subscriber(conn, got, arrived)) for conn, got in zip(subs, received)]
+    drain = asyncio.create_task(_subscriber(sender, {}, asyncio.Event()))
+    await asyncio.sleep(1.0)  # every group_add has long been done (each waited for its hello)
+    sent_at = {}
+    first = time.monotonic()
+    for seq in range(opts.messages):
+        await asyncio.sleep(max(0.0, first + seq / opts.rate - time.monotonic()))
+        sent_at[seq] = time.monotonic()
+        sender.send(wsclient.OP_TEXT, ("bench:%d" % seq).encode())
+    expected = opts.subscribers * opts.messages
+    deadline = time.monotonic() + opts.timeout
+    while sum(len(got) for got in received) < expected and time.monotonic() < deadline:
+        arrived.clear()
+        try:
+            await asyncio.wait_for(arrived.wait(), max(0.01, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
+    delivered = sum(len(got) for got in received)
+    latencies = sorted((at - sent_at[seq]) * 1000 for got in received for seq, at in got.items())
+    last = max((at for got in received for at in got.values()), default=first)
+    for task in readers + [drain]:
+        task.cancel()
+    for conn in subs + [sender]:
+        conn.close()
+    return {
+        "kind": "result", "subscribers": opts.subscribers, "messages": opts.messages, "rate": opts.rate,
+        "subscribers_per_pid": pids, "expected": expected, "delivered": delivered, "lost": expected - delivered,
+        "deliveries_per_s": round(delivered / max(last - first, 1e-6), 1),
+        "latency_ms_p50": _pct(latencies, 50), "latency_ms_p99": _pct(latencies, 99),
+        "latency_ms_max": round(latencies[-1], 1) if latencies else None,
+    }
+
+
+# --- common --------------------------------------------------------------------------------------
+
+
+def _pct(values, pct):
+    """The pct-th percentile of sorted ``values`` (nearest rank), rounded; None when empty."""
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, max(0, math.ceil(pct / 100 * len(values)) - 1))], 1)
+
+
+def emit(obj):
+    print(json.dumps(obj, sort_keys=True), flush=True)
+
+
+def parse_args(argv):
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("url")
+    common.add_argument("--host-header")
+    common.add_argument("--origin")
+    common.add_argument("--timeout", type=float, default=15.0)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    hold_cmd = sub.add_parser("hold", parents=[common])
+    hold_cmd.add_argument("--count", type=int, required=True)
+    hold_cmd.add_argument("--rate", type=float, required=True, help="new connections per second")
+    hold_cmd.add_argument("--start-at", type=float, default=0.0, help="epoch seconds to start the ramp at")
+    hold_cmd.add_argument("--hold-until", type=float, required=True, help="epoch seconds of the final check")
+    hold_cmd.add_argument("--source", help="local address to connect from (e.g. 127.0.0.2)")
+    cast = sub.add_parser("broadcast", parents=[common])
+    cast.add_argument("--subscribers", type=int, default=1000)
+    cast.add_argument("--connect-rate", type=float, default=200.0)
+    cast.add_argument("--messages", type=int, default=50)
+    cast.add_argument("--rate", type=float, default=5.0, help="messages sent per second")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    command = hold if opts.command == "hold" else broadcast
+    try:
+        result = asyncio.run(command(opts))
+    except (OSError, RuntimeError, ValueError, asyncio.TimeoutError, wsclient.Closed) as exc:
+        result = {"kind": "result", "error": _reason(exc)}
+    result["nofile"] = [soft, hard]
+    emit(result)
+    return 1 if "error" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
