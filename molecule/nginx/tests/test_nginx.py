@@ -193,6 +193,19 @@ def test_worker_connections_fit_the_open_file_limit(host):
     assert 8192 <= connections <= rlimit
 
 
+def test_auto_runs_at_least_four_workers(host):
+    cores = int(host.check_output("nproc"))
+    assert len(_worker_pids(host)) == max(cores, 4)
+
+
+def test_reuseport_gives_every_worker_its_own_listening_socket(host):
+    """With reuseport the kernel keeps one accept queue per worker on the default server's port
+    (and spreads new connections over them), instead of one queue all workers race for."""
+    listeners = host.check_output("ss -Hltn 'sport = :80'").splitlines()
+    ipv4 = [line for line in listeners if "0.0.0.0:80" in line]
+    assert len(ipv4) == len(_worker_pids(host))
+
+
 def test_server_tokens_are_off(host):
     headers = _curl(host, "-D - -o /dev/null -H 'Host: plain.test' http://127.0.0.1/echo").stdout
     assert "Server: nginx\r\n" in headers
