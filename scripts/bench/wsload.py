@@ -311,6 +311,9 @@ async def broadcast(opts):
     delivered = sum(len(got) for got in received)
     latencies = sorted((at - sent_at[seq]) * 1000 for got in received for seq, at in got.items())
     last = max((at for got in received for at in got.values()), default=first)
+    fanout = sorted(max((got[seq] for got in received if seq in got), default=sent) - sent
+                    for seq, sent in sent_at.items())
+    fanout_median = fanout[len(fanout) // 2] if fanout else 0.0
     for task in readers + [drain]:
         task.cancel()
     for conn in subs + [sender]:
@@ -319,6 +322,8 @@ async def broadcast(opts):
         "kind": "result", "subscribers": opts.subscribers, "messages": opts.messages, "rate": opts.rate,
         "subscribers_per_pid": pids, "expected": expected, "delivered": delivered, "lost": expected - delivered,
         "deliveries_per_s": round(delivered / max(last - first, 1e-6), 1),
+        "fanout_ms_median": round(fanout_median * 1000, 1),
+        "fanout_deliveries_per_s": round(opts.subscribers / fanout_median, 1) if fanout_median else None,
         "latency_ms_p50": _pct(latencies, 50), "latency_ms_p99": _pct(latencies, 99),
         "latency_ms_max": round(latencies[-1], 1) if latencies else None,
     }
@@ -355,8 +360,8 @@ def parse_args(argv):
     cast = sub.add_parser("broadcast", parents=[common])
     cast.add_argument("--subscribers", type=int, default=1000)
     cast.add_argument("--connect-rate", type=float, default=200.0)
-    cast.add_argument("--messages", type=int, default=50)
-    cast.add_argument("--rate", type=float, default=5.0, help="messages sent per second")
+    cast.add_argument("--messages", type=int, default=20)
+    cast.add_argument("--rate", type=float, default=1.0, help="messages sent per second")
     return parser.parse_args(argv)
 
 
