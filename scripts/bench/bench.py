@@ -254,9 +254,9 @@ def broadcast_phase(name, opts):
                  *WS_OPTS, "--subscribers", str(opts.subscribers), "--messages", str(opts.messages),
                  "--rate", str(opts.message_rate), check=False)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    pids = set(probe(name)["daphne"])
+    pids = set(probe(name)["daphne"])  # JSON object keys: pids as strings, like subscribers_per_pid's
     result["daphne_pids"] = len(pids)
-    result["every_process_subscribed"] = pids <= set(int(p) for p in result.get("subscribers_per_pid", {}))
+    result["every_process_subscribed"] = bool(pids) and pids <= set(result.get("subscribers_per_pid", {}))
     return result
 
 
