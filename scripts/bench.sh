@@ -6,8 +6,9 @@
 # target. Arguments go to bench.py (e.g. --only tuned, --connections 5000; see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$(pwd)/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$(pwd)/collections"
+root=$(pwd)
+export PATH="$root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$root/collections"
 scripts/setup-venv.sh
 # matplotlib for the plot, into the same .venv; reinstalled only when requirements-bench.txt changed.
 stamp=.venv/.requirements-bench.sha256
