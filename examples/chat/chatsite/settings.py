@@ -99,20 +99,16 @@ if _redis_url:
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
     }
     _layer_config = {"hosts": [_layer_host]}
+    if os.environ.get("CHANNELS_GROUP_EXPIRY"):
+        _layer_config["group_expiry"] = int(os.environ["CHANNELS_GROUP_EXPIRY"])
     if os.environ.get("CHANNELS_REDIS_PREFIX"):
         _layer_config["prefix"] = os.environ["CHANNELS_REDIS_PREFIX"]
-    # Which channels_redis layer (CHANNELS_LAYER): "pubsub" (default) publishes a group message
-    # once and every Daphne process hands it to its own members; "core" queues one copy per
-    # member in Redis and each process pops them one by one: about 4 times slower to reach 1,000
-    # members (docs/benchmark.md), but messages wait in Redis for a consumer that is busy.
-    # Both reconnect after a Redis restart with the retry policy above (pubsub re-subscribes).
-    if os.environ.get("CHANNELS_LAYER", "pubsub") == "core":
-        _layer_backend = "channels_redis.core.RedisChannelLayer"
-        if os.environ.get("CHANNELS_GROUP_EXPIRY"):
-            _layer_config["group_expiry"] = int(os.environ["CHANNELS_GROUP_EXPIRY"])
-    else:
-        _layer_backend = "channels_redis.pubsub.RedisPubSubChannelLayer"
-    CHANNEL_LAYERS = {"default": {"BACKEND": _layer_backend, "CONFIG": _layer_config}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": _layer_config,
+        }
+    }
 else:
     # Fine for one process only: groups do not reach across Daphne processes.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
