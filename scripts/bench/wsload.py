@@ -311,8 +311,10 @@ async def broadcast(opts):
     delivered = sum(len(got) for got in received)
     latencies = sorted((at - sent_at[seq]) * 1000 for got in received for seq, at in got.items())
     last = max((at for got in received for at in got.values()), default=first)
-    fanout = sorted(max((got[seq] for got in received if seq in got), default=sent) - sent
-                    for seq, sent in sent_at.items())
+    # Per message, in sending order: when its last delivery arrived (where a tail comes from).
+    fanout_by_seq = [max((got[seq] for got in received if seq in got), default=sent) - sent
+                     for seq, sent in sorted(sent_at.items())]
+    fanout = sorted(fanout_by_seq)
     fanout_median = fanout[len(fanout) // 2] if fanout else 0.0
     for task in readers + [drain]:
         task.cancel()
@@ -323,6 +325,7 @@ async def broadcast(opts):
         "subscribers_per_pid": pids, "expected": expected, "delivered": delivered, "lost": expected - delivered,
         "deliveries_per_s": round(delivered / max(last - first, 1e-6), 1),
         "fanout_ms_median": round(fanout_median * 1000, 1),
+        "fanout_ms_by_message": [round(value * 1000, 1) for value in fanout_by_seq],
         "fanout_deliveries_per_s": round(opts.subscribers / fanout_median, 1) if fanout_median else None,
         "latency_ms_p50": _pct(latencies, 50), "latency_ms_p99": _pct(latencies, 99),
         "latency_ms_max": round(latencies[-1], 1) if latencies else None,
