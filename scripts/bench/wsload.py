@@ -19,7 +19,6 @@ Common options: --host-header, --origin, --timeout (handshake and final ping, se
 import argparse
 import asyncio
 import base64
-import hashlib
 import json
 import math
 import os
@@ -116,17 +115,7 @@ async def connect(url, opts, source=None):
     parts = urllib.parse.urlsplit(url)
     reader, writer = await asyncio.open_connection(sock=await _tcp(parts.hostname, parts.port or 80, source))
     key = base64.b64encode(os.urandom(16)).decode()
-    lines = [
-        "GET %s HTTP/1.1" % (parts.path or "/"),
-        "Host: %s" % (opts.host_header or parts.netloc),
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        "Sec-WebSocket-Key: %s" % key,
-        "Sec-WebSocket-Version: 13",
-    ]
-    if opts.origin:
-        lines.append("Origin: %s" % opts.origin)
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    writer.write(wsclient.handshake_request(parts.path or "/", opts.host_header or parts.netloc, key, opts.origin))
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -134,8 +123,7 @@ async def connect(url, opts, source=None):
         raise wsclient.Closed("EOF during the handshake") from exc
     status_line, _sep, rest = head.decode("latin-1").partition("\r\n")
     status = int(status_line.split()[1])
-    expected = base64.b64encode(hashlib.sha1((key + wsclient.GUID).encode()).digest()).decode()
-    if status != 101 or ("sec-websocket-accept: %s" % expected.lower()) not in rest.lower():
+    if status != 101 or ("sec-websocket-accept: %s" % wsclient.accept_key(key).lower()) not in rest.lower():
         writer.close()
         raise RuntimeError("HTTP %d" % status)
     return Conn(reader, writer)  # bytes after the head stay in the reader for frames()

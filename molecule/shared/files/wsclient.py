@@ -70,6 +70,28 @@ def _host_header(url, opts):
     return opts.host_header or urllib.parse.urlsplit(url).netloc
 
 
+def handshake_request(path, host, key, origin=None, extra_headers=()):
+    """The opening handshake request (RFC 6455 section 4.1), as bytes; ``extra_headers`` are
+    whole header lines ("Name: value")."""
+    lines = [
+        "GET %s HTTP/1.1" % path,
+        "Host: %s" % host,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: %s" % key,
+        "Sec-WebSocket-Version: 13",
+    ]
+    if origin:
+        lines.append("Origin: %s" % origin)
+    lines += extra_headers
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def accept_key(key):
+    """The Sec-WebSocket-Accept a server must answer to ``key`` (RFC 6455 section 4.2.2)."""
+    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
 class WebSocket:
     """A client connection: handshake, masked frames out, unmasked frames in."""
 
@@ -82,18 +104,8 @@ class WebSocket:
         self.sock = _open_socket(url, opts)
         key = base64.b64encode(os.urandom(16)).decode()
         parts = urllib.parse.urlsplit(url)
-        lines = [
-            "GET %s HTTP/1.1" % ((parts.path or "/") + ("?" + parts.query if parts.query else "")),
-            "Host: %s" % _host_header(url, opts),
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            "Sec-WebSocket-Key: %s" % key,
-            "Sec-WebSocket-Version: 13",
-        ]
-        if opts.origin:
-            lines.append("Origin: %s" % opts.origin)
-        lines += opts.header or []
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        self.sock.sendall(handshake_request(path, _host_header(url, opts), key, opts.origin, opts.header or ()))
         head = self._read_head()
         status_line, _sep, rest = head.partition("\r\n")
         self.status = int(status_line.split()[1])
@@ -103,8 +115,7 @@ class WebSocket:
         self.handshake_ms = _ms(start)
         if self.status != 101:
             raise RuntimeError("handshake answered %d, not 101" % self.status)
-        expected = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        if self.headers.get("sec-websocket-accept") != expected:
+        if self.headers.get("sec-websocket-accept") != accept_key(key):
             raise RuntimeError("bad Sec-WebSocket-Accept %r" % self.headers.get("sec-websocket-accept"))
 
     def _read_head(self):

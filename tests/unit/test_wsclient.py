@@ -1,0 +1,47 @@
+"""The handshake functions of molecule/shared/files/wsclient.py (the tests' and the bench's client).
+
+wsclient.py is a standalone script copied into the test and bench containers, not a package: it is
+loaded here from its path.
+"""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+WSCLIENT = pathlib.Path(__file__).resolve().parents[2] / "molecule" / "shared" / "files" / "wsclient.py"
+
+
+@pytest.fixture(scope="module")
+def wsclient():
+    spec = importlib.util.spec_from_file_location("wsclient", WSCLIENT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_accept_key_matches_rfc_6455_example(wsclient):
+    assert wsclient.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_handshake_request_lines(wsclient):
+    request = wsclient.handshake_request("/ws/chat/?a=1", "localhost", "dGhlIHNhbXBsZSBub25jZQ==",
+                                         origin="http://localhost", extra_headers=["Cookie: sessionid=abc"])
+    assert request == (
+        b"GET /ws/chat/?a=1 HTTP/1.1\r\n"
+        b"Host: localhost\r\n"
+        b"Upgrade: websocket\r\n"
+        b"Connection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n"
+        b"Origin: http://localhost\r\n"
+        b"Cookie: sessionid=abc\r\n"
+        b"\r\n"
+    )
+
+
+def test_handshake_request_without_origin_or_extra_headers(wsclient):
+    request = wsclient.handshake_request("/", "h:8000", "k")
+    assert request.startswith(b"GET / HTTP/1.1\r\nHost: h:8000\r\n")
+    assert request.endswith(b"Sec-WebSocket-Version: 13\r\n\r\n")
+    assert b"Origin" not in request
