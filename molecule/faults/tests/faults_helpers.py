@@ -73,6 +73,17 @@ def all_running(host, old_pids=None):
     return not old_pids or not {pid for _state, pid in status.values()} & set(old_pids)
 
 
+def assert_dropped_clients_reconnected(load, none_dropped):
+    """The steady load's WebSocket clients: some were dropped (else ``none_dropped``, a message
+    with one %s for the load, fails the test), every dropped one reconnected, none failed to, and
+    every client opened is open at the end."""
+    ws = load.result["ws"]
+    assert ws["dropped"] > 0, none_dropped % load
+    assert ws["reconnected"] == ws["dropped"], load
+    assert ws["failed_reconnects"] == 0, "%s\n%s" % (load, ws["events"])
+    assert ws["still_open"] == ws["opened"], load
+
+
 def site_answers(host):
     result = host.run("wsclient http http://127.0.0.1/health/ --host-header localhost --timeout 2")
     return bool(result.stdout.strip()) and json.loads(result.stdout)["ok"]

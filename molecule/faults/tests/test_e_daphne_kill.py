@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import host_time, steady_load
-from faults_helpers import all_running, daphne_pids, wait_until
+from faults_helpers import all_running, assert_dropped_clients_reconnected, daphne_pids, wait_until
 
 BACK_WITHIN = 5
 
@@ -50,8 +50,4 @@ def test_only_clients_of_the_killed_process_are_dropped(kill):
 
 
 def test_dropped_clients_reconnect(kill):
-    ws = kill["load"].result["ws"]
-    assert ws["dropped"] > 0, "the killed process held no WebSocket: %s" % kill["load"]
-    assert ws["reconnected"] == ws["dropped"], kill["load"]
-    assert ws["failed_reconnects"] == 0, "%s\n%s" % (kill["load"], ws["events"])
-    assert ws["still_open"] == ws["opened"], kill["load"]
+    assert_dropped_clients_reconnected(kill["load"], "the killed process held no WebSocket: %s")
