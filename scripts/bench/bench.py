@@ -6,7 +6,8 @@ For each configuration, one after the other: a fresh container (the demo's capab
 published port), playbooks/site.yml with the sample app (scripts/demo/demo.yml) converged twice
 and timed, then the load from inside the container: HTTP requests/s through nginx and straight to
 Daphne (wrk), WebSockets held through nginx (scripts/bench/wsload.py hold, several processes and
-source addresses), a chat room broadcast (wsload.py broadcast); the container is removed after.
+source addresses), then, once the Daphne processes are idle again (no connection left, < 5 % CPU),
+a chat room broadcast (wsload.py broadcast); the container is removed after.
 Writes .cache/bench/{results.json,results.md,connections.png}; exit status 1 when the "tuned"
 run misses a target (each one printed).
 
@@ -41,6 +42,7 @@ LOG_PATTERNS = {
     "daphne": ["Traceback", "timed out", "Too many open files", "took too long to shut down", "WSREJECT"],
     "supervisor": ["exited", "spawned", "FATAL", "BACKOFF"],
 }
+SETTLE_CPU_PCT = 5.0  # idle: every Daphne process below this share of one core, over about a second
 
 
 def log(message):
@@ -123,6 +125,12 @@ def prepare_tools(name):
 
 def probe(name):
     return json.loads(dexec(name, "python3", IN_CONTAINER + "/probe.py").stdout)
+
+
+def spread(per_pid):
+    """Busiest / least busy of {pid: count}; None when empty or when one has none."""
+    counts = sorted(per_pid.values())
+    return round(counts[-1] / counts[0], 3) if counts and counts[0] else None
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -232,7 +240,6 @@ def hold_phase(name, opts):
     busiest = max(load.samples, key=lambda s: sum(s["daphne_established"].values())) if load.samples else before
     per_pid = busiest["daphne_established"]
     held = sum(r.get("held_at_end", 0) for r in results)
-    counts = sorted(per_pid.values())
     return {
         "attempted": sum(r.get("attempted", 0) for r in results),
         "opened": sum(r.get("opened", 0) for r in results),
@@ -249,7 +256,7 @@ def hold_phase(name, opts):
         "rss_before_kib": before["rss_kib"], "rss_peak_kib": peak["rss_kib"],
         "kib_per_connection": round((peak["rss_kib"] - before["rss_kib"]) / held, 1) if held else None,
         "daphne_established": per_pid,
-        "spread": round(counts[-1] / counts[0], 3) if counts and counts[0] else None,
+        "spread": spread(per_pid),
         "nginx_workers_established": busiest.get("nginx_workers"),
         "series": load.series(),
     }
@@ -258,14 +265,46 @@ def hold_phase(name, opts):
 # --- broadcast -----------------------------------------------------------------------------------
 
 
+def daphne_cpu_pct(before, after):
+    """{pid: % of one core} each Daphne process used between two probe snapshots (pids in both)."""
+    seconds = max(after["t"] - before["t"], 0.001)
+    ticks = before["daphne_cpu_ticks"]
+    return {pid: round(100.0 * (used - ticks[pid]) / after["clk_tck"] / seconds, 1)
+            for pid, used in after["daphne_cpu_ticks"].items() if pid in ticks}
+
+
+def idle(before, after):
+    """Every Daphne process of ``after`` holds no established connection on the app port and used
+    less than SETTLE_CPU_PCT of a core since ``before``."""
+    cpu = daphne_cpu_pct(before, after)
+    return (bool(cpu) and len(cpu) == len(after["daphne_cpu_ticks"])
+            and not any(after["daphne_established"].values()) and max(cpu.values()) < SETTLE_CPU_PCT)
+
+
+def settle(name, cap):
+    """Wait until the Daphne processes are idle (the held connections torn down), at most ``cap``
+    seconds, polling the probe about every second: {"settle_s", "settled"}."""
+    started = time.monotonic()
+    previous = probe(name)
+    while time.monotonic() - started < cap:
+        time.sleep(1.0)
+        current = probe(name)
+        if idle(previous, current):
+            return {"settle_s": round(time.monotonic() - started, 1), "settled": True}
+        previous = current
+    return {"settle_s": round(time.monotonic() - started, 1), "settled": False}
+
+
 def broadcast_phase(name, opts):
     proc = dexec(name, "python3", IN_CONTAINER + "/wsload.py", "broadcast", "ws://127.0.0.1/ws/chat/bench/",
                  *WS_OPTS, "--subscribers", str(opts.subscribers), "--messages", str(opts.messages),
-                 "--rate", str(opts.message_rate), check=False)
+                 "--rate", str(opts.message_rate), "--connect-batch", str(opts.connect_batch), check=False)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     pids = set(probe(name)["daphne"])  # JSON object keys: pids as strings, like subscribers_per_pid's
+    per_pid = result.get("subscribers_per_pid", {})
     result["daphne_pids"] = len(pids)
-    result["every_process_subscribed"] = bool(pids) and pids <= set(result.get("subscribers_per_pid", {}))
+    result["every_process_subscribed"] = bool(pids) and pids <= set(per_pid)
+    result["spread"] = spread({pid: per_pid.get(pid, 0) for pid in pids})
     return result
 
 
@@ -319,9 +358,10 @@ def bench_config(config, opts):
             config, opts.connections, opts.rate, opts.processes, opts.hold))
         result["hold"] = hold_phase(name, opts)
         log("%s: %s" % (config, {k: v for k, v in result["hold"].items() if k != "series"}))
-        time.sleep(5)
+        settled = settle(name, opts.settle_max)
+        log("%s: Daphne idle after the hold: %s" % (config, settled))
         log("%s: broadcast to %d subscribers" % (config, opts.subscribers))
-        result["broadcast"] = broadcast_phase(name, opts)
+        result["broadcast"] = dict(broadcast_phase(name, opts), **settled)
         log("%s: %s" % (config, result["broadcast"]))
         result["logs"] = log_counts(name, config)
         log("%s: log lines %s" % (config, result["logs"]))
@@ -346,6 +386,9 @@ def parse_args(argv):
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--message-rate", type=float, default=1.0, help="broadcasts per second")
+    parser.add_argument("--connect-batch", type=int, default=50, help="broadcast subscribers connecting concurrently")
+    parser.add_argument("--settle-max", type=float, default=120.0,
+                        help="seconds at most to wait, after the hold, for idle Daphne processes")
     parser.add_argument("--keep", action="store_true", help="keep the containers (debugging)")
     return parser.parse_args(argv)
 

@@ -4,8 +4,9 @@
   probe.py [--port 8000] [--program asgi]
 
 Prints {"t", "nginx": {pid: rss_kib}, "daphne": {pid: rss_kib}, "rss_kib": total of both,
-"daphne_established": {pid: established TCP connections on the app port}, "nginx_workers":
-{pid: established TCP connections}}. Daphne processes are the ones supervisord started for the
+"daphne_established": {pid: established TCP connections on the app port}, "daphne_cpu_ticks":
+{pid: CPU time used so far, user + system, in clock ticks}, "clk_tck": ticks a second,
+"nginx_workers": {pid: established TCP connections}}. Daphne processes are the ones supervisord started for the
 program (SUPERVISOR_GROUP_NAME is the program name); counts come from /proc (each pid's
 socket inodes matched against /proc/net/tcp{,6} entries in state ESTABLISHED).
 """
@@ -40,6 +41,12 @@ def _rss_kib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def _cpu_ticks(pid):
+    """utime + stime of /proc/PID/stat (fields 14 and 15; counted after the command's closing parenthesis)."""
+    fields = _read("/proc/%d/stat" % pid).rpartition(b")")[2].split()
+    return int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0
 
 
 def _env(pid):
@@ -124,6 +131,8 @@ def snapshot(opts):
         "nginx": {pid: _rss_kib(pid) for pid in nginx},
         "daphne": {pid: _rss_kib(pid) for pid in daphne},
         "daphne_established": {pid: len(_socket_inodes(pid) & on_port) for pid in daphne},
+        "daphne_cpu_ticks": {pid: _cpu_ticks(pid) for pid in daphne},
+        "clk_tck": os.sysconf("SC_CLK_TCK"),
         "nginx_workers": {pid: len(_socket_inodes(pid) & every) for pid in nginx},
     }
     result["rss_kib"] = sum(result["nginx"].values()) + sum(result["daphne"].values())

@@ -26,6 +26,8 @@ FIGURES = [
     ("  delivery latency p99 (ms)", lambda r: r["broadcast"]["latency_ms_p99"], ("<=", 250)),
     ("  messages lost", lambda r: r["broadcast"]["lost"], ("==", 0)),
     ("  every Daphne process has subscribers", lambda r: r["broadcast"]["every_process_subscribed"], ("==", True)),
+    ("  subscribers' spread over Daphne processes (busiest/least)", lambda r: r["broadcast"]["spread"], None),
+    ("  wait for idle Daphne processes before it (s)", lambda r: _settle(r["broadcast"]), None),
     ("Deploy: first converge (s)", lambda r: r["deploy"]["run1"]["seconds"], None),
     ("Deploy: second run (s)", lambda r: r["deploy"]["run2"]["seconds"], ("<", 30)),
     ("  second run changed", lambda r: r["deploy"]["run2"]["changed"], ("==", 0)),
@@ -50,6 +52,11 @@ def _fmt(value):
     if isinstance(value, int):
         return "{:,}".format(value)
     return str(value)
+
+
+def _settle(broadcast):
+    """The wait before the broadcast, marked when the Daphne processes never became idle."""
+    return "%s%s" % (_fmt(broadcast["settle_s"]), "" if broadcast["settled"] else " (not idle)")
 
 
 def evaluate(results):

@@ -9,9 +9,10 @@ called on a small adapter whose ``sock.sendall`` writes to an asyncio transport.
       open N connections at R per second from T, answer the server's pings, and at --hold-until
       ping every connection still open (a drop is any that closed or does not answer). One JSON
       line per second ({"kind": "tick", "open": ...}), then one {"kind": "result"} line.
-  wsload broadcast URL --subscribers N --messages M --rate R
-      N subscribers join the URL's chat room, one more connection sends M messages at R per
-      second; every subscriber must get every message. One {"kind": "result"} line.
+  wsload broadcast URL --subscribers N --messages M --rate R [--connect-batch B]
+      N subscribers join the URL's chat room, B at a time concurrently; one more connection sends
+      M messages at R per second; every subscriber must get every message. One {"kind": "result"}
+      line.
 
 Common options: --host-header, --origin, --timeout (handshake and final ping, seconds).
 """
@@ -51,6 +52,7 @@ class Conn:
         self.sock = _Writer(writer)  # for wsclient.WebSocket.send
         self.buffer = b""  # for wsclient.WebSocket._frame_from_buffer
         self.pongs = {}
+        self.read_at = None  # time.monotonic() of the last read: when the frames it completed arrived
 
     def send(self, opcode, payload=b""):
         wsclient.WebSocket.send(self, opcode, payload)
@@ -61,6 +63,7 @@ class Conn:
             frame = wsclient.WebSocket._frame_from_buffer(self)
             if frame is None:
                 chunk = await self.reader.read(65536)
+                self.read_at = time.monotonic()
                 if not chunk:
                     raise wsclient.Closed("EOF")
                 self.buffer += chunk
@@ -243,15 +246,18 @@ async def hold(opts):
 
 
 async def _subscriber(conn, received, arrived):
-    """Record (seq -> arrival) of every chat message this subscriber gets."""
+    """Record (seq -> arrival) of every chat message this subscriber gets. The arrival is when the
+    bytes completing the frame were read, taken before any decoding or parsing: with 1,000
+    sockets in one event loop, the reader's own work does not count as delivery latency."""
     try:
         async for opcode, payload in conn.frames():
+            arrived_at = conn.read_at
             if opcode != wsclient.OP_TEXT:
                 continue
             data = json.loads(payload)
             if data.get("type") == "message" and str(data.get("message", "")).startswith("bench:"):
                 seq = int(data["message"].split(":")[1])
-                received.setdefault(seq, time.monotonic())
+                received.setdefault(seq, arrived_at)
                 arrived.set()
     except (OSError, wsclient.Closed):
         pass
@@ -267,16 +273,30 @@ async def _hello(conn, timeout):
     return await asyncio.wait_for(first_text(), timeout)
 
 
-async def broadcast(opts):
+async def _join(opts):
+    """One connection to the chat room, once its hello came: (connection, pid of its Daphne process)."""
+    conn = await asyncio.wait_for(connect(opts.url, opts), opts.timeout)
+    return conn, str((await _hello(conn, opts.timeout)).get("pid"))
+
+
+async def _join_all(opts):
+    """The subscribers, --connect-batch at a time opened concurrently (as real clients arrive, so
+    the kernel hands them to every Daphne process, not to whichever accepts sequential connects
+    first), a batch started at most every batch/--connect-rate seconds: (connections, {pid: count})."""
     subs, pids = [], {}
-    for _i in range(opts.subscribers):
-        conn = await asyncio.wait_for(connect(opts.url, opts), opts.timeout)
-        pid = (await _hello(conn, opts.timeout)).get("pid")
-        pids[str(pid)] = pids.get(str(pid), 0) + 1
-        subs.append(conn)
-        await asyncio.sleep(1.0 / opts.connect_rate)
-    sender = await asyncio.wait_for(connect(opts.url, opts), opts.timeout)
-    await _hello(sender, opts.timeout)
+    started = time.monotonic()
+    for first in range(0, opts.subscribers, opts.connect_batch):
+        await asyncio.sleep(max(0.0, started + first / opts.connect_rate - time.monotonic()))
+        size = min(opts.connect_batch, opts.subscribers - first)
+        for conn, pid in await asyncio.gather(*(_join(opts) for _i in range(size))):
+            subs.append(conn)
+            pids[pid] = pids.get(pid, 0) + 1
+    return subs, pids
+
+
+async def broadcast(opts):
+    subs, pids = await _join_all(opts)
+    sender, _pid = await _join(opts)
     received = [{} for _sub in subs]
     arrived = asyncio.Event()
     readers = [asyncio.create_task(_subscriber(conn, got, arrived)) for conn, got in zip(subs, received)]
@@ -310,7 +330,8 @@ async def broadcast(opts):
         conn.close()
     return {
         "kind": "result", "subscribers": opts.subscribers, "messages": opts.messages, "rate": opts.rate,
-        "subscribers_per_pid": pids, "expected": expected, "delivered": delivered, "lost": expected - delivered,
+        "connect_batch": opts.connect_batch, "subscribers_per_pid": pids,
+        "expected": expected, "delivered": delivered, "lost": expected - delivered,
         "deliveries_per_s": round(delivered / max(last - first, 1e-6), 1),
         "fanout_ms_median": round(fanout_median * 1000, 1),
         "fanout_ms_by_message": [round(value * 1000, 1) for value in fanout_by_seq],
@@ -350,7 +371,8 @@ def parse_args(argv):
     hold_cmd.add_argument("--source", help="local address to connect from (e.g. 127.0.0.2)")
     cast = sub.add_parser("broadcast", parents=[common])
     cast.add_argument("--subscribers", type=int, default=1000)
-    cast.add_argument("--connect-rate", type=float, default=200.0)
+    cast.add_argument("--connect-rate", type=float, default=200.0, help="subscribers per second at most")
+    cast.add_argument("--connect-batch", type=int, default=50, help="subscribers connecting concurrently")
     cast.add_argument("--messages", type=int, default=20)
     cast.add_argument("--rate", type=float, default=1.0, help="messages sent per second")
     return parser.parse_args(argv)
