@@ -9,12 +9,13 @@ import time
 
 import testinfra
 
-PROGRAM = "asgi"
+PROGRAM = "asgi2"
 APP_USER = "daphne"
 APP_GROUP = "daphne"
-APP_ROOT = "/srv/asgi"
+APP_ROOT = "/srv/asgi2"
 RUN_DIR = "/run/daphne"
-ENV_FILE = "/etc/daphne/asgi.env"
+STATIC_ROOT = "/var/www/asgi2/static"
+ENV_FILE = "/etc/daphne/asgi2.env"
 TMPFILES = "/etc/tmpfiles.d/daphne.conf"
 SHARED_URL = "http://localhost:8000"
 ORIGIN = "http://localhost"
