@@ -7,6 +7,8 @@ state at the end (re-running converge.yml unchanged):
   change-http:  sample-http's environment changes (supervisor_programs, main entry point)
   change-echo:  pidecho's environment changes (entry point `program`); sample-http stays as is
   remove-http:  sample-http gets state absent
+  remove-echo:  pidecho gets state absent through the entry point `program`, by its name only (the
+                item does not say that it had two processes named pidecho0 and pidecho1)
   restore:      converge.yml as committed (sample-http back, pidecho back)
 """
 
@@ -23,6 +25,9 @@ STEPS = [
     ("change-echo", {"sample_http_generation": "2", "sample_echo_generation": "2"}),
     ("remove-http", {"sample_http_generation": "2", "sample_echo_generation": "2",
                      "sample_http_state": "absent"}),
+    ("remove-echo", {"sample_http_generation": "2", "sample_echo_generation": "2",
+                     "sample_http_state": "absent",
+                     "sample_echo_program": {"name": "pidecho", "state": "absent"}}),
 ]
 FACT_TASK = "Report supervisor_program_changed"
 
@@ -42,6 +47,9 @@ def _snapshot(host):
         "http_file": host.file("/etc/supervisor/conf.d/%s.conf" % HTTP).exists,
         "http_listening": host.socket("tcp://127.0.0.1:8001").is_listening,
         "http_processes": host.run("pgrep -u sample -f 'http.server 8001'").stdout.split(),
+        "echo_file": host.file("/etc/supervisor/conf.d/pidecho.conf").exists,
+        "echo_listening": host.socket("tcp://127.0.0.1:8000").is_listening,
+        "echo_processes": host.run("pgrep -u sample -f /usr/local/bin/pid-echo").stdout.split(),
     }
 
 
@@ -136,6 +144,30 @@ def test_removing_a_program_keeps_the_other_programs_pids(host, changes):
     before, after = _step(changes, host, "change-echo"), _step(changes, host, "remove-http")
     assert [_pid(after, n) for n in ECHO] == [_pid(before, n) for n in ECHO]
     assert after["supervisord"] == before["supervisord"]
+
+
+def test_program_removed_by_name_only_is_stopped(host, changes):
+    removed = _step(changes, host, "remove-echo")
+    assert not [n for n in removed["status"] if n.startswith("pidecho:")], removed["status"]
+    assert removed["echo_processes"] == []
+
+
+def test_program_removed_by_name_only_releases_its_socket(host, changes):
+    assert _step(changes, host, "before")["echo_listening"]
+    assert not _step(changes, host, "remove-echo")["echo_listening"]
+
+
+def test_program_removed_by_name_only_has_its_file_deleted(host, changes):
+    assert not _step(changes, host, "remove-echo")["echo_file"]
+
+
+def test_removing_a_program_by_name_keeps_supervisord(host, changes):
+    before, after = _step(changes, host, "remove-http"), _step(changes, host, "remove-echo")
+    assert after["supervisord"] == before["supervisord"]
+
+
+def test_program_entry_point_reports_a_removal(host, changes):
+    assert changes[1]["remove-echo"][host.backend.get_hostname()] == "supervisor_program_changed=True"
 
 
 def test_restore_brings_back_the_converged_programs(host, changes):
