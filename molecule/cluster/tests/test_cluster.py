@@ -1,21 +1,46 @@
-"""The stack over four hosts, tested from the web host through nginx: a broadcast between clients
-served by different app hosts (through the Redis host), and the site still answering while one app
-host's Daphne processes are stopped."""
+"""The stack over three hosts, tested through nginx on cluster-app1, which is an app host and the
+site's only web host; cluster-app2 is an app host the web host reaches over the network; Redis has
+a host of its own. A broadcast between clients served by different app hosts (through the Redis
+host), requests served by both app hosts, and the site still answering while one app host's
+Daphne processes are stopped."""
 
 import json
 import os
 import re
 
+import pytest
 import testinfra
 from conftest import wsclient
 
-testinfra_hosts = ["ansible://cluster-web"]
+testinfra_hosts = ["ansible://cluster-app1"]
 
 ORIGIN = "--host-header localhost --origin http://localhost"
+APP_HOSTS = ["cluster-app1", "cluster-app2"]
 
 
 def other_host(name):
     return testinfra.get_host("ansible://%s" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def network_address(name):
+    """The host's address on the scenario's docker network (its default IPv4 address)."""
+    return other_host(name).check_output("ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'")
+
+
+def listening_addresses(name, port):
+    lines = other_host(name).run("ss -Hltn 'sport = :%d'" % port).stdout.splitlines()
+    return sorted(line.split()[3].rsplit(":", 1)[0] for line in lines)
+
+
+def served_by(host, count):
+    """{app host: requests it answered} for ``count`` requests to /health/ through nginx."""
+    result = wsclient(host, "http http://127.0.0.1/health/ --host-header localhost --count %d --all-bodies" % count)
+    assert result["ok"], result
+    served = {}
+    for body in result["bodies"]:
+        name = json.loads(body)["host"]
+        served[name] = served.get(name, 0) + 1
+    return served
 
 
 def test_nginx_balances_over_both_app_hosts(host):
@@ -23,7 +48,21 @@ def test_nginx_balances_over_both_app_hosts(host):
     upstream = config[config.index("upstream channels-backend"):]
     upstream = upstream[:upstream.index("}")]
     servers = re.findall(r"^\s*server\s+(\S+);", upstream, re.MULTILINE)
-    assert len(servers) == 2 and all(s.endswith(":8000") for s in servers), upstream
+    # its own app processes on loopback, the other app host at its network address
+    assert sorted(servers) == sorted(["127.0.0.1:8000", network_address("cluster-app2") + ":8000"]), upstream
+
+
+def test_app_host_that_is_the_only_web_host_listens_on_loopback():
+    assert listening_addresses("cluster-app1", 8000) == ["127.0.0.1"]
+
+
+def test_app_host_reached_over_the_network_listens_on_its_address():
+    assert listening_addresses("cluster-app2", 8000) == [network_address("cluster-app2")]
+
+
+@pytest.mark.parametrize("app_host", APP_HOSTS)
+def test_requests_through_nginx_reach_each_app_host(host, app_host):
+    assert served_by(host, 20).get(app_host, 0) > 0
 
 
 def test_broadcast_crosses_app_hosts_through_redis(host):
@@ -40,12 +79,11 @@ def test_site_answers_while_one_app_host_is_stopped(host):
     app1 = other_host("cluster-app1")
     assert app1.run("supervisorctl stop 'asgi:*'").rc == 0
     try:
-        result = wsclient(host, "http http://127.0.0.1/health/ --host-header localhost --count 20")
+        served = served_by(host, 20)
         echo = wsclient(host, "probe ws://127.0.0.1/ws/echo/ %s --send still-up --expect still-up" % ORIGIN)
     finally:
         assert app1.run("supervisorctl start 'asgi:*'").rc == 0
-    assert result["ok"], result
-    assert {json.loads(result["bodies"][0])["host"]} == {"cluster-app2"}
+    assert served == {"cluster-app2": 20}
     assert echo["ok"], echo
 
 

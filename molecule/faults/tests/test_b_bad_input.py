@@ -47,6 +47,7 @@ CASES = {
     "nginx-ipv6-not-a-bool": ("nginx", {"nginx_listen_ipv6": "sometimes"}, ["nginx_listen_ipv6"]),
     "site-app-port-not-a-number": ("site", {"site_app_port": "eighty"}, ["site_app_port"]),
     "site-smoke-check-not-a-bool": ("site", {"site_smoke_check": "perhaps"}, ["site_smoke_check"]),
+    "site-app-address-ipv6-literal": ("site", {"site_app_address": "fd00::10"}, ["site_app_address"]),
 }
 
 

@@ -405,7 +405,7 @@ def cmd_http(opts):
             latencies.append(_ms(start))
             statuses[str(status)] = statuses.get(str(status), 0) + 1
             ok_count += 1 if 200 <= status < 300 else 0
-            if not bodies:
+            if opts.all_bodies or not bodies:
                 bodies.append(body[:4000])
         if opts.interval and i + 1 < opts.count:
             time.sleep(opts.interval)
@@ -623,6 +623,8 @@ def parse_args(argv):
     http_cmd.add_argument("url")
     http_cmd.add_argument("--count", type=int, default=1)
     http_cmd.add_argument("--interval", type=float, default=0)
+    http_cmd.add_argument("--all-bodies", action="store_true",
+                          help="keep the body of every answer in 'bodies' (default: the first only)")
     load = sub.add_parser("load", parents=[common])
     load.add_argument("url", help="HTTP URL requested --rate times a second, a new connection each")
     load.add_argument("ws_url", help="WebSocket URL the --clients connections hold")
