@@ -128,3 +128,32 @@ def test_public_names_are_prefixed_and_internals_stay_in_vars(role):
     for path in sorted(vars_dir.glob("*.yml")) if vars_dir.is_dir() else []:
         public = [n for n in _load(path) if not n.startswith("__" + role + "_")]
         assert not public, "%s: vars/%s defines non-internal names %s" % (role, path.name, public)
+
+
+def _entry_points():
+    for role in ROLES:
+        specs = _load(ROLES_DIR / role / "meta" / "argument_specs.yml")["argument_specs"]
+        for entry in sorted(specs):
+            if entry != "main":
+                yield role, entry
+
+
+@pytest.mark.parametrize("role,entry", list(_entry_points()))
+def test_other_entry_points_describe_shared_options_as_main_does(role, entry):
+    """An option of another entry point that the main one has too is the same option: same type,
+    default and description (a copy that drifted would validate differently)."""
+    main, other = _spec(role), _spec(role, entry)
+    drifted = sorted(name for name in set(main) & set(other) if main[name] != other[name])
+    assert not drifted, "%s/%s: options that differ from the main entry point's: %s" % (role, entry, drifted)
+
+
+@pytest.mark.parametrize("role,entry", list(_entry_points()))
+def test_entry_points_have_a_task_file(role, entry):
+    assert (ROLES_DIR / role / "tasks" / ("%s.yml" % entry)).is_file()
+
+
+def test_supervisor_check_entry_point_takes_every_main_option():
+    """tasks_from: check validates what the main entry point will (plus one program)."""
+    assert set(_spec("supervisor", "check")) == set(_spec("supervisor")) | {"supervisor_program"}
+    assert _spec("supervisor", "check")["supervisor_program"]["options"] == \
+        _spec("supervisor", "program")["supervisor_program"]["options"]

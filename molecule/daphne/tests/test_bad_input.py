@@ -16,6 +16,11 @@ CASES = {
     "socket-without-port": ({"daphne_socket": "tcp://localhost"}, "daphne_socket must be tcp://HOST:PORT"),
     "socket-port-out-of-range": ({"daphne_socket": "tcp://localhost:70000"}, "daphne_socket must be tcp://HOST:PORT"),
     "socket-relative-unix-path": ({"daphne_socket": "unix://run/x.sock"}, "daphne_socket must be tcp://HOST:PORT"),
+    "socket-ipv6-literal": ({"daphne_socket": "tcp://[::1]:8000"}, "daphne_socket must be tcp://HOST:PORT"),
+    "program-name-with-a-space": ({"daphne_program_name": "my app"}, "daphne_program_name must be made of"),
+    "drain-not-below-stopwaitsecs": ({"daphne_drain_seconds": 15}, "daphne_drain_seconds (15) must be >= 0 and below"),
+    # the supervisor role runs later in the play; its checks still come before any change
+    "supervisor-socket-open-to-others": ({"supervisor_socket_mode": "0777"}, "supervisor_socket_mode an octal mode"),
     "unknown-source-type": ({"daphne_source_type": "svn"}, "daphne_source_type"),
     "git-without-repo": ({"daphne_source_type": "git"}, "git needs daphne_git_repo"),
     "package-without-package": ({"daphne_source_type": "package"}, "package\nneeds daphne_package"),
