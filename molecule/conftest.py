@@ -5,7 +5,8 @@
 - ``ansible_vars`` gives a test the variables Ansible sees for its host (role defaults are not
   included: scenarios state the values they test in their inventory or converge vars).
 - ``run_playbook`` / ``parse_json_output`` run a playbook of the scenario against its hosts
-  (bad-input tests, check-mode runs, redeploys); ``supervisor_status`` reads supervisorctl;
+  (bad-input tests, check-mode runs, redeploys); ``failure_message`` is what the failed task of
+  such a run said; ``supervisor_status`` reads supervisorctl;
   ``wsclient`` runs the shared test client (molecule/shared/files/wsclient.py) in a container.
 - ``steady_load`` runs the client's ``load`` command (steady HTTP requests plus held WebSockets)
   in a container around a fault and prints what was lost; ``broadcast_after_redis_restart`` and
@@ -92,6 +93,19 @@ def parse_json_output(proc):
     start = proc.stdout.find("{")
     assert start >= 0, "no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr)
     return json.loads(proc.stdout[start:])
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failure_message(proc):
+    """What the first failed task of a ``run_playbook`` run said, without colours (Molecule forces
+    them on): the text after its ``fatal: [host]`` (or ``failed: [host]``) line. Bad-input tests
+    look for the variable's name there, not in the task names printed before it."""
+    output = ANSI.sub("", proc.stdout + proc.stderr)
+    parts = re.split(r"^(?:fatal|failed): \[", output, maxsplit=1, flags=re.M)
+    assert len(parts) == 2, "no failed task:\n%s" % output[-3000:]
+    return parts[1]
 
 
 def supervisor_status(host, pattern=""):
@@ -245,6 +259,16 @@ def broadcast_after_redis_restart(host, room, timeout=10):
             return received, received.get("received_at", restarted_at) - restarted_at
         time.sleep(0.5)
     return None, None
+
+
+# The units a reboot must bring back (the tmpfiles setup recreates /run/daphne).
+STACK_UNITS = ("nginx.service", "supervisor.service", "redis-server.service", "systemd-tmpfiles-setup.service")
+
+
+def failed_units(host):
+    """The units systemd lists as failed (a container may have some of its own: "degraded")."""
+    listing = host.run("systemctl list-units --failed --plain --no-legend --no-pager").stdout
+    return [line.split()[0] for line in listing.splitlines() if line.strip()]
 
 
 def reboot(host, answer_within=60):

@@ -4,7 +4,7 @@ summary says so and gives the time until the site answered."""
 
 import pytest
 
-from conftest import reboot, steady_load
+from conftest import STACK_UNITS, failed_units, reboot, steady_load
 from faults_helpers import APP_USER, all_running
 
 ANSWER_WITHIN = 60
@@ -19,23 +19,28 @@ def rebooted(host):
     return {"load": load, "state": state, "answered_after": answered_after, "answer": answer}
 
 
-def test_system_is_up(host, rebooted):
-    assert rebooted["state"] in ("running", "degraded"), host.run("systemctl --failed --no-pager").stdout
+def test_system_is_up(rebooted):
+    assert rebooted["state"] in ("running", "degraded")
 
 
+@pytest.mark.usefixtures("rebooted")
+def test_no_unit_of_the_stack_failed(host):
+    assert not set(failed_units(host)) & set(STACK_UNITS), host.run("systemctl --failed --no-pager").stdout
+
+
+@pytest.mark.usefixtures("rebooted")
 @pytest.mark.parametrize("service", ["nginx", "supervisor", "redis-server"])
-def test_service_is_running(host, rebooted, service):
-    assert rebooted["state"]
+def test_service_is_running(host, service):
     assert host.service(service).is_running
 
 
-def test_every_daphne_process_is_running(host, rebooted):
-    assert rebooted["state"]
+@pytest.mark.usefixtures("rebooted")
+def test_every_daphne_process_is_running(host):
     assert all_running(host), host.run("supervisorctl status").stdout
 
 
-def test_run_directory_is_recreated(host, rebooted):
-    assert rebooted["state"]
+@pytest.mark.usefixtures("rebooted")
+def test_run_directory_is_recreated(host):
     run_dir = host.file("/run/daphne")
     assert run_dir.is_directory
     assert run_dir.user == APP_USER

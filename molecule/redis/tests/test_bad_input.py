@@ -6,7 +6,7 @@ import os
 import pytest
 import testinfra
 
-from conftest import run_playbook
+from conftest import failure_message, run_playbook
 
 CASES = [
     # (host, extra vars, words the failure must name)
@@ -39,7 +39,8 @@ def test_bad_input_fails_before_any_change(name, extra_vars, words):
     proc = run_playbook("bad_input.yml", extra_vars=extra_vars, limit=name)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
+    failure = failure_message(proc)
     for word in words:
-        assert word in output, "%r not in the failure:\n%s" % (word, output)
+        assert word in failure, "%r not in the failure:\n%s" % (word, failure[:3000])
     assert "changed=0" in output, output
     assert _state(target, name) == before

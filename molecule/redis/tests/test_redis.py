@@ -110,6 +110,8 @@ def test_wrong_password_is_refused(host, cfg):
     wrong = dict(cfg, redis_password=cfg["redis_password"] + "-wrong")
     result = cli(host, wrong, "ping")
     assert "PONG" not in result.stdout
+    # refused for the password, not for another reason (no server, wrong port...)
+    assert "WRONGPASS" in result.stdout + result.stderr, result.stdout + result.stderr
 
 
 def test_authenticated_write_and_read(host, cfg):
@@ -143,10 +145,12 @@ def test_password_is_not_in_the_config_file(host, cfg):
 
 
 def test_open_file_limit_matches_maxclients_capped_at_the_hard_limit(host, cfg):
-    hard = int(host.run("sh -c 'ulimit -Hn'").stdout)
+    # PID 1's hard limit: what systemd can grant the service
+    pid1 = host.file("/proc/1/limits").content_string
+    hard = int(next(line for line in pid1.splitlines() if line.startswith("Max open files")).split()[4])
     pid = host.run("systemctl show -p MainPID --value %s" % cfg["service"]).stdout.strip()
     limits = host.file("/proc/%s/limits" % pid).content_string
-    line = next(l for l in limits.splitlines() if l.startswith("Max open files"))
+    line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
     assert int(line.split()[3]) == min(cfg["redis_maxclients"] + 32, hard)
 
 

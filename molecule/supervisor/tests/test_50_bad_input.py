@@ -12,7 +12,7 @@ import pytest
 import testinfra
 import yaml
 
-from conftest import run_playbook
+from conftest import failure_message, run_playbook
 
 GOOD = {"name": "bad", "command": "/bin/sleep 1000"}
 FCGI = dict(GOOD, kind="fcgi-program", socket="tcp://localhost:8002")
@@ -80,7 +80,8 @@ def test_bad_input_fails_before_any_change(case, all_hosts, tmp_path):
     after = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in all_hosts}
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
+    failure = failure_message(proc)
     for word in words:
-        assert word in output, "%r not in the output:\n%s" % (word, output[-3000:])
+        assert word in failure, "%r not in the failure:\n%s" % (word, failure[:3000])
     assert not re.search(r"changed=[1-9]", output), output[-3000:]
     assert after == before
