@@ -139,7 +139,12 @@ def spread(per_pid):
 def wrk(name, url, opts):
     out = dexec(name, "wrk", "-t%d" % opts.wrk_threads, "-c%d" % opts.wrk_connections, "-d%ds" % opts.wrk_seconds,
                 "--latency", "-H", "Host: localhost", url).stdout
-    result = {"url": url, "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    return dict(parse_wrk(out), url=url)
+
+
+def parse_wrk(out):
+    """wrk --latency's output: requests/s, p50/p99 (ms), non-2xx answers, socket errors, errors."""
+    result = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for pct in ("50", "99"):
         value, unit = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, out, re.M).groups()
         result["p%s_ms" % pct] = round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
@@ -147,6 +152,9 @@ def wrk(name, url, opts):
     result["non_2xx"] = int(errors.group(1)) if errors else 0
     socket_errors = re.search(r"Socket errors: (.*)", out)
     result["socket_errors"] = socket_errors.group(1).strip() if socket_errors else None
+    # wrk counts a failed answer as a request: the rate only means something with no errors
+    result["errors"] = result["non_2xx"] + sum(
+        int(count) for count in re.findall(r"\d+", result["socket_errors"] or ""))
     return result
 
 
@@ -231,14 +239,26 @@ def _sum_reasons(results, key):
     return total
 
 
+def memory_figures(before, samples, held):
+    """nginx + Daphne RSS at its peak during the hold, per connection held (the target's figure),
+    and what the connections added to the idle processes' RSS, per connection. None without a
+    sample or a connection: the idle figure must never stand in for a measurement."""
+    peak = max((sample["rss_kib"] for sample in samples), default=None)
+    measured = peak is not None and held > 0
+    return {
+        "rss_before_kib": before["rss_kib"], "rss_peak_kib": peak,
+        "kib_per_connection": round(peak / held, 1) if measured else None,
+        "kib_added_per_connection": round((peak - before["rss_kib"]) / held, 1) if measured else None,
+    }
+
+
 def hold_phase(name, opts):
     before = probe(name)
     load = HoldRun(name, opts)
     load.start()
     results = load.results
-    peak = max(load.samples, key=lambda sample: sample["rss_kib"]) if load.samples else before
-    busiest = max(load.samples, key=lambda s: sum(s["daphne_established"].values())) if load.samples else before
-    per_pid = busiest["daphne_established"]
+    busiest = max(load.samples, key=lambda s: sum(s["daphne_established"].values())) if load.samples else {}
+    per_pid = busiest.get("daphne_established", {})
     held = sum(r.get("held_at_end", 0) for r in results)
     return {
         "attempted": sum(r.get("attempted", 0) for r in results),
@@ -253,8 +273,8 @@ def hold_phase(name, opts):
         "processes": opts.processes, "rate_per_s": opts.rate, "hold_s": opts.hold,
         "ramp_s": max((r.get("ramp_s", 0) for r in results), default=0),
         "handshake_ms_p99_max": max((r.get("handshake_ms_p99") or 0 for r in results), default=None),
-        "rss_before_kib": before["rss_kib"], "rss_peak_kib": peak["rss_kib"],
-        "kib_per_connection": round((peak["rss_kib"] - before["rss_kib"]) / held, 1) if held else None,
+        "samples": len(load.samples),
+        **memory_figures(before, load.samples, held),
         "daphne_established": per_pid,
         "spread": spread(per_pid),
         "nginx_workers_established": busiest.get("nginx_workers"),
