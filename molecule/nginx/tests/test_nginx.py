@@ -25,6 +25,7 @@ IDLE_SECONDS = 95
 RELOAD_HOLD_COUNT = 4
 RELOAD_HOLD_SECONDS = 75
 RELOAD_HEADER = "X-Reload-Test"
+LIMITS_DROPIN = "/etc/systemd/system/nginx.service.d/limits.conf"
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 CONVERGED_SITES = yaml.safe_load((SCENARIO / "converge.yml").read_text())[0]["vars"]["nginx_sites"]
 # A site added by the reload test (and removed again with state: absent).
@@ -95,13 +96,16 @@ def idle_websockets():
 
 @pytest.fixture(scope="session")
 def invalid_directive_run():
-    """A converge that changes nginx.conf (valid) and adds a site with a directive nginx does not
-    know, on every host: the whole change must be undone."""
+    """A converge that changes nginx.conf (valid) and the unit's open-file limit, and adds a site
+    with a directive nginx does not know, on every host: the whole change must be undone."""
     hosts = _all_hosts()
-    before = {_name(h): {"pid": _master_pid(h), "conf": h.file("/etc/nginx/nginx.conf").sha256sum} for h in hosts}
+    before = {_name(h): {"pid": _master_pid(h), "conf": h.file("/etc/nginx/nginx.conf").sha256sum,
+                         "limits": h.file(LIMITS_DROPIN).sha256sum} for h in hosts}
     broken = {"name": "broken", "server_name": ["broken.test"], "extra_directives": ["no_such_directive on;"]}
     proc = run_playbook("converge.yml", json_output=True, extra_vars={
         "nginx_http_extra_directives": ["gzip_comp_level 5;"],
+        # a new open-file limit too: its drop-in belongs to the change set the test guards
+        "nginx_worker_rlimit_nofile": 12345,
         "nginx_sites": CONVERGED_SITES + [broken],
     })
     return {"proc": proc, "before": before}
@@ -313,13 +317,18 @@ def test_invalid_change_restores_the_previous_nginx_conf(host, invalid_directive
     assert host.run("nginx -t").rc == 0
 
 
+def test_invalid_change_restores_the_previous_open_file_limit_dropin(host, invalid_directive_run):
+    """So the next run still finds the new limit to apply (with a restart)."""
+    assert host.file(LIMITS_DROPIN).sha256sum == invalid_directive_run["before"][_name(host)]["limits"]
+
+
 @pytest.mark.parametrize("path", ["/etc/nginx/sites-enabled/broken.conf", "/etc/nginx/sites-available/broken.conf"])
 def test_invalid_change_removes_the_new_site(host, invalid_directive_run, path):
     assert not host.file(path).exists
 
 
 def test_invalid_change_leaves_no_backup_files(host, invalid_directive_run):
-    assert not host.run("ls /etc/nginx/*~ /etc/nginx/sites-available/*~ 2>/dev/null").stdout
+    assert not host.run("ls /etc/nginx/*~ /etc/nginx/sites-available/*~ %s.*~ 2>/dev/null" % LIMITS_DROPIN).stdout
 
 
 def test_invalid_directive_leaves_nginx_running_untouched(host, invalid_directive_run):
