@@ -28,7 +28,7 @@ JOURNAL_LINES = 80
 
 # Assertions shared by a scenario's tests live in plain modules: rewritten like the test modules,
 # so a failed assert there reports its values too (must run before their first import).
-pytest.register_assert_rewrite("faults_helpers")
+pytest.register_assert_rewrite("faults_helpers", "reboot_checks")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,12 +1,20 @@
-"""Restarts, run after the other tests of the scenario: Redis restarted under connected clients,
-then the whole container rebooted. The host must still be converged afterwards (the shared
-check-mode test runs after this file). The steps are shared with the faults scenario (conftest)."""
+"""Restarts, run after the other tests of the scenario: the whole container rebooted (the checks
+imported from molecule/reboot_checks.py run first, in import order), then Redis restarted under
+connected clients. The host must still be converged afterwards (the shared check-mode test runs
+after this file). The steps are shared with the faults scenario (conftest)."""
 
 import pytest
 
-from conftest import STACK_UNITS, broadcast_after_redis_restart, failed_units, reboot
-
-ANSWER_WITHIN = 60
+from conftest import broadcast_after_redis_restart, reboot
+from reboot_checks import (  # noqa: F401  (test functions, collected here)
+    ANSWER_WITHIN,
+    test_every_daphne_process_runs_after_the_reboot,
+    test_no_unit_of_the_stack_failed_at_boot,
+    test_run_directory_is_recreated_at_boot,
+    test_service_runs_after_the_reboot,
+    test_site_answers_within_60_s_of_the_reboot,
+    test_system_is_up_after_the_reboot,
+)
 
 
 def test_broadcast_reaches_clients_connected_before_redis_restart(host):
@@ -20,30 +28,3 @@ def test_broadcast_reaches_clients_connected_before_redis_restart(host):
 def rebooted(host):
     state, answered_after, answer = reboot(host, answer_within=ANSWER_WITHIN)
     return {"state": state, "answered_after": answered_after, "answer": answer}
-
-
-def test_system_is_up_after_a_reboot(rebooted):
-    assert rebooted["state"] in ("running", "degraded")
-
-
-@pytest.mark.usefixtures("rebooted")
-def test_no_unit_of_the_stack_failed_at_boot(host):
-    assert not set(failed_units(host)) & set(STACK_UNITS), host.run("systemctl --failed --no-pager").stdout
-
-
-@pytest.mark.usefixtures("rebooted")
-@pytest.mark.parametrize("service", ["nginx", "supervisor", "redis-server"])
-def test_service_runs_after_a_reboot(host, service):
-    assert host.service(service).is_running
-
-
-@pytest.mark.usefixtures("rebooted")
-def test_run_directory_is_recreated_at_boot(host):
-    run_dir = host.file("/run/daphne")
-    assert run_dir.is_directory
-    assert run_dir.user == "daphne"
-
-
-def test_site_answers_within_60_s_of_the_reboot(rebooted):
-    assert rebooted["answered_after"] is not None, rebooted["answer"]
-    assert rebooted["answered_after"] <= ANSWER_WITHIN
