@@ -1,7 +1,8 @@
 """A new release of the app deployed under load: a rolling restart of every Daphne process, no HTTP
 request lost, the WebSocket clients of the restarted processes reconnect. Then the original
 release is deployed again (the host ends as converge.yml leaves it), with -vvv: the scenario's
-secrets must appear nowhere in that run's output."""
+secrets must appear nowhere in that run's output, nor in any command line sampled in the container
+while it runs."""
 
 import shutil
 import time
@@ -63,11 +64,20 @@ def test_websocket_clients_of_restarted_processes_reconnect(redeploy):
     assert_dropped_clients_reconnected(redeploy["load"], "no client was dropped: were the processes restarted? %s")
 
 
+PS_LOG = "/tmp/ps-during-converge.log"
+
+
 @pytest.fixture(scope="module")
-def original_again(redeploy):
-    """converge.yml as the scenario runs it (the original release), with -vvv."""
+def original_again(host, redeploy):
+    """converge.yml as the scenario runs it (the original release), with -vvv, while every process's
+    command line in the container is sampled ten times a second (into PS_LOG)."""
     assert redeploy["proc"].returncode == 0
-    return run_playbook("converge.yml", verbosity=3)
+    host.run("rm -f %s; setsid nohup sh -c 'while :; do ps -eo args; sleep 0.1; done' > %s 2>&1 < /dev/null & "
+             "echo $! > %s.pid" % (PS_LOG, PS_LOG, PS_LOG))
+    try:
+        return run_playbook("converge.yml", verbosity=3)
+    finally:
+        host.run("kill $(cat %s.pid)" % PS_LOG)
 
 
 def test_original_release_is_deployed_again(host, redeploy, original_again):
@@ -80,3 +90,11 @@ def test_secret_is_not_in_the_output_of_a_verbose_converge(host, original_again,
     output = original_again.stdout + original_again.stderr
     assert "ESTABLISH" in output, "the run was not verbose (-vvv)"
     assert scenario_secrets(host)[name] not in output, "%s appears in the -vvv output" % name
+
+
+@pytest.mark.parametrize("name", SECRET_VARS)
+def test_secret_is_in_no_command_line_during_a_converge(host, original_again, name):
+    samples = host.run("grep -c '^COMMAND$' %s", PS_LOG).stdout.strip()
+    assert int(samples or 0) > 10, "too few ps samples during the run: %s" % samples
+    assert host.run("grep -qF -- %s %s", scenario_secrets(host)[name], PS_LOG).rc == 1, \
+        "%s appears in a command line during the converge" % name
