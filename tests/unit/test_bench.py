@@ -124,7 +124,7 @@ TUNED = {
              "kib_per_connection": 60.5, "kib_added_per_connection": 55.0, "spread": 1.04},
     "http": {"nginx": {"requests_per_s": 690.0, "p50_ms": 44.0, "p99_ms": 80.0, "errors": 0},
              "direct": {"requests_per_s": 758.0, "p50_ms": 40.0, "p99_ms": 70.0, "errors": 0},
-             "ratio": 0.91},
+             "ratio": 0.91, "round_ratios": [0.9, 0.91, 0.95]},
     "broadcast": {"deliveries_per_s": 1045.9, "fanout_ms_median": 109.0, "fanout_deliveries_per_s": 9174.3,
                   "latency_ms_p50": 109.0, "latency_ms_p99": 195.0, "lost": 0,
                   "every_process_subscribed": True, "spread": 1.1, "settle_s": 12.0, "settled": True},
@@ -199,3 +199,33 @@ def test_memory_without_a_measurement_is_none(bench, samples, held):
     figures = bench.memory_figures({"rss_kib": 200_000}, samples, held)
     assert figures["kib_per_connection"] is None
     assert figures["kib_added_per_connection"] is None
+
+
+# --- HTTP rounds -----------------------------------------------------------------------------------
+
+
+def _wrk(rate, errors=0):
+    return {"requests_per_s": rate, "p50_ms": 1000.0 / rate, "p99_ms": 2000.0 / rate, "errors": errors}
+
+
+def test_http_summary_takes_each_paths_median_round(bench):
+    summary = bench.http_summary([_wrk(700.0), _wrk(450.0), _wrk(690.0)], [_wrk(760.0), _wrk(750.0), _wrk(500.0)])
+    assert summary["nginx"]["requests_per_s"] == 690.0
+    assert summary["direct"]["requests_per_s"] == 750.0
+    assert summary["ratio"] == 0.92
+    assert summary["round_ratios"] == [0.921, 0.6, 1.38]
+
+
+def test_http_summary_latency_is_the_median_rounds(bench):
+    summary = bench.http_summary([_wrk(700.0), _wrk(450.0), _wrk(690.0)], [_wrk(750.0)] * 3)
+    assert summary["nginx"]["p50_ms"] == 1000.0 / 690.0
+
+
+def test_http_summary_counts_the_errors_of_every_round(bench):
+    summary = bench.http_summary([_wrk(700.0, 2), _wrk(700.0), _wrk(700.0, 1)], [_wrk(750.0)] * 3)
+    assert summary["nginx"]["errors"] == 3
+    assert summary["direct"]["errors"] == 0
+
+
+def test_median_of_an_even_count_is_the_mean_of_the_middle_two(bench):
+    assert bench.median([4.0, 1.0, 3.0, 2.0]) == 2.5
