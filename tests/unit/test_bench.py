@@ -129,6 +129,7 @@ TUNED = {
                   "latency_ms_p50": 109.0, "latency_ms_p99": 195.0, "lost": 0,
                   "every_process_subscribed": True, "spread": 1.1, "settle_s": 12.0, "settled": True},
     "deploy": {"run1": {"seconds": 62.6, "changed": 90}, "run2": {"seconds": 26.6, "changed": 0}},
+    "logs": {"daphne": {}, "nginx": {}},
 }
 
 
@@ -162,6 +163,7 @@ def test_every_target_met_passes(report):
     ({"broadcast__every_process_subscribed": False}, "every Daphne process has subscribers"),
     ({"deploy__run2__seconds": 30.0}, "Deploy: second run"),
     ({"deploy__run2__changed": 1}, "second run changed"),
+    ({"logs__daphne": {"Traceback": 128}}, "Daphne log: tracebacks"),
 ])
 def test_a_missed_target_is_reported(report, change, figure):
     _rows, missed = _evaluate(report, **change)

@@ -97,6 +97,11 @@ if _redis_url:
         "address": _redis_url,
         "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 30),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        # redis-py 8 caps a process's pool at 100 connections and fails at once beyond
+        # ("Too many connections"): every group_add/group_discard holds one, so 1,000 clients
+        # leaving together failed most of their discards. Size it for the bursts a process
+        # sees, and Redis' maxclients for every process's pool (redis_maxclients, 10000).
+        "max_connections": int(os.environ.get("CHANNELS_REDIS_MAX_CONNECTIONS") or 1000),
     }
     _layer_config = {"hosts": [_layer_host]}
     if os.environ.get("CHANNELS_GROUP_EXPIRY"):
