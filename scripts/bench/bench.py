@@ -166,17 +166,17 @@ def median(values):
 
 def http_summary(nginx_runs, direct_runs):
     """The HTTP figures of interleaved wrk rounds: each path's median round (by requests/s), the
-    ratio of those medians, every round's ratio, and the errors of all rounds."""
+    median of the rounds' ratios (each round's two runs follow each other, so they share the
+    machine's state of that moment), every round's ratio, and the errors of all rounds."""
     def pick(runs):
         rate = median([run["requests_per_s"] for run in runs])
         chosen = min(runs, key=lambda run: abs(run["requests_per_s"] - rate))
         return dict(chosen, requests_per_s=round(rate, 2), errors=sum(run["errors"] for run in runs),
                     rounds=[run["requests_per_s"] for run in runs])
-    nginx, direct = pick(nginx_runs), pick(direct_runs)
-    return {"nginx": nginx, "direct": direct,
-            "ratio": round(nginx["requests_per_s"] / direct["requests_per_s"], 3),
-            "round_ratios": [round(n["requests_per_s"] / d["requests_per_s"], 3)
-                             for n, d in zip(nginx_runs, direct_runs)]}
+    ratios = [n["requests_per_s"] / d["requests_per_s"] for n, d in zip(nginx_runs, direct_runs)]
+    return {"nginx": pick(nginx_runs), "direct": pick(direct_runs),
+            "ratio": round(median(ratios), 3),
+            "round_ratios": [round(ratio, 3) for ratio in ratios]}
 
 
 def http_phase(name, opts):

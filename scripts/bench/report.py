@@ -17,7 +17,7 @@ FIGURES = [
     ("  spread over Daphne processes (busiest/least)", lambda r: r["hold"]["spread"], ("<=", 1.5)),
     ("HTTP req/s through nginx", lambda r: r["http"]["nginx"]["requests_per_s"], None),
     ("HTTP req/s straight to Daphne", lambda r: r["http"]["direct"]["requests_per_s"], None),
-    ("  ratio nginx/direct (median rounds)", lambda r: r["http"]["ratio"], (">=", 0.85)),
+    ("  ratio nginx/direct (median of the rounds' ratios)", lambda r: r["http"]["ratio"], (">=", 0.85)),
     ("  ratio of each round", lambda r: " / ".join("%.2f" % x for x in r["http"]["round_ratios"]), None),
     ("  failed requests via nginx (non-2xx, socket errors)", lambda r: r["http"]["nginx"]["errors"], ("==", 0)),
     ("  failed requests direct (non-2xx, socket errors)", lambda r: r["http"]["direct"]["errors"], ("==", 0)),
