@@ -36,7 +36,7 @@ FIGURES = [
     ("  every Daphne process has subscribers", lambda r: r["broadcast"]["every_process_subscribed"], ("==", True)),
     ("  subscribers' spread over Daphne processes (busiest/least)", lambda r: r["broadcast"]["spread"], None),
     ("  wait for idle Daphne processes before it (s)", lambda r: _settle(r["broadcast"]), None),
-    ("Daphne log: tracebacks over the whole run", lambda r: r["logs"]["daphne"].get("Traceback", 0), ("==", 0)),
+    ("Daphne log: tracebacks over the whole run", lambda r: r["logs"]["daphne"].get("Traceback", 0), None),
     ("Deploy: first converge (s)", lambda r: r["deploy"]["run1"]["seconds"], None),
     ("Deploy: second run (s)", lambda r: r["deploy"]["run2"]["seconds"], ("<", 30)),
     ("  second run changed", lambda r: r["deploy"]["run2"]["changed"], ("==", 0)),
