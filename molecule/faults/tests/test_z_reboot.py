@@ -6,15 +6,11 @@ answered."""
 import pytest
 
 from conftest import reboot, steady_load
-from reboot_checks import (  # noqa: F401  (test functions, collected here)
-    ANSWER_WITHIN,
-    test_every_daphne_process_runs_after_the_reboot,
-    test_no_unit_of_the_stack_failed_at_boot,
-    test_run_directory_is_recreated_at_boot,
-    test_service_runs_after_the_reboot,
-    test_site_answers_within_60_s_of_the_reboot,
-    test_system_is_up_after_the_reboot,
-)
+from reboot_checks import ANSWER_WITHIN, RebootChecks
+
+
+class TestRebootUnderLoad(RebootChecks):
+    """The shared checks of molecule/reboot_checks.py, after the reboot of ``rebooted`` below."""
 
 
 @pytest.fixture(scope="module")
