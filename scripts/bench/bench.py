@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -158,24 +159,18 @@ def parse_wrk(out):
     return result
 
 
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def http_summary(nginx_runs, direct_runs):
     """The HTTP figures of interleaved wrk rounds: each path's median round (by requests/s), the
     median of the rounds' ratios (each round's two runs follow each other, so they share the
     machine's state of that moment), every round's ratio, and the errors of all rounds."""
     def pick(runs):
-        rate = median([run["requests_per_s"] for run in runs])
+        rate = statistics.median([run["requests_per_s"] for run in runs])
         chosen = min(runs, key=lambda run: abs(run["requests_per_s"] - rate))
         return dict(chosen, requests_per_s=round(rate, 2), errors=sum(run["errors"] for run in runs),
                     rounds=[run["requests_per_s"] for run in runs])
     ratios = [n["requests_per_s"] / d["requests_per_s"] for n, d in zip(nginx_runs, direct_runs)]
     return {"nginx": pick(nginx_runs), "direct": pick(direct_runs),
-            "ratio": round(median(ratios), 3),
+            "ratio": round(statistics.median(ratios), 3),
             "round_ratios": [round(ratio, 3) for ratio in ratios]}
 
 

@@ -237,7 +237,3 @@ def test_http_summary_counts_the_errors_of_every_round(bench):
     summary = bench.http_summary([_wrk(700.0, 2), _wrk(700.0), _wrk(700.0, 1)], [_wrk(750.0)] * 3)
     assert summary["nginx"]["errors"] == 3
     assert summary["direct"]["errors"] == 0
-
-
-def test_median_of_an_even_count_is_the_mean_of_the_middle_two(bench):
-    assert bench.median([4.0, 1.0, 3.0, 2.0]) == 2.5
