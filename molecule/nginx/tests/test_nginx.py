@@ -96,8 +96,9 @@ def idle_websockets():
 
 @pytest.fixture(scope="session")
 def invalid_directive_run():
-    """A converge that changes nginx.conf (valid) and the unit's open-file limit, and adds a site
-    with a directive nginx does not know, on every host: the whole change must be undone."""
+    """A converge that changes nginx.conf (valid) and the unit's open-file limit, disables a site
+    and adds one with a directive nginx does not know, on every host: the whole change must be
+    undone."""
     hosts = _all_hosts()
     before = {_name(h): {"pid": _master_pid(h), "conf": h.file("/etc/nginx/nginx.conf").sha256sum,
                          "limits": h.file(LIMITS_DROPIN).sha256sum} for h in hosts}
@@ -106,7 +107,7 @@ def invalid_directive_run():
         "nginx_http_extra_directives": ["gzip_comp_level 5;"],
         # a new open-file limit too: its drop-in belongs to the change set the test guards
         "nginx_worker_rlimit_nofile": 12345,
-        "nginx_sites": CONVERGED_SITES + [broken],
+        "nginx_sites": CONVERGED_SITES[:-1] + [dict(CONVERGED_SITES[-1], state="absent"), broken],
     })
     return {"proc": proc, "before": before}
 
@@ -325,6 +326,11 @@ def test_invalid_change_restores_the_previous_open_file_limit_dropin(host, inval
 @pytest.mark.parametrize("path", ["/etc/nginx/sites-enabled/broken.conf", "/etc/nginx/sites-available/broken.conf"])
 def test_invalid_change_removes_the_new_site(host, invalid_directive_run, path):
     assert not host.file(path).exists
+
+
+@pytest.mark.parametrize("directory", ["sites-enabled", "sites-available"])
+def test_invalid_change_keeps_the_site_it_disabled(host, invalid_directive_run, directory):
+    assert host.file("/etc/nginx/%s/%s.conf" % (directory, CONVERGED_SITES[-1]["name"])).exists
 
 
 def test_invalid_change_leaves_no_backup_files(host, invalid_directive_run):
