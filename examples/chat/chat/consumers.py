@@ -2,6 +2,7 @@
 
 import json
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .identity import identity
@@ -20,7 +21,26 @@ def _message_of(text):
     return text[:MAX_MESSAGE]
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class NoDatabaseMixin:
+    """For consumers that never use Django's database: dispatch without Channels' per-message
+    close_old_connections().
+
+    Since Channels 4.2, AsyncConsumer.dispatch runs close_old_connections() through
+    sync_to_async before every handler: one round trip through the process's single
+    thread-sensitive worker thread per message. A group_send to a group with 500 members in a
+    process queues 500 of them, and every member's handler waits for its turn: measured here,
+    50-90 ms before the first member of a 1,000-member group got its message (docs/benchmark.md).
+    A consumer that does use the ORM should keep the default dispatch (or use
+    channels.db.database_sync_to_async, which closes old connections around each call)."""
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError("No handler for message type %s" % message["type"])
+        await handler(message)
+
+
+class ChatConsumer(NoDatabaseMixin, AsyncWebsocketConsumer):
     """/ws/chat/<room>/: joins the group chat_<room>; every text received goes to the whole group
     (all processes, through the channel layer) as {"message", "pid", "process"} of the sender."""
 
@@ -59,7 +79,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
 
-class EchoConsumer(AsyncWebsocketConsumer):
+class EchoConsumer(NoDatabaseMixin, AsyncWebsocketConsumer):
     """/ws/echo/: answers every text frame with {"echo": text, "pid", "process"}."""
 
     async def connect(self):

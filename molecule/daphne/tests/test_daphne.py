@@ -6,6 +6,7 @@ check-mode test must see a converged host).
 """
 
 import pathlib
+import re
 
 import pytest
 import yaml
@@ -63,6 +64,18 @@ def test_shared_socket_listens(host):
 def test_shared_socket_is_held_by_supervisord(host):
     out = host.check_output("ss -ltnpH 'sport = :8000'")
     assert "supervisord" in out, out
+
+
+def test_each_process_set_the_garbage_collector_before_serving(host):
+    """daphne-serve logs its collector settings (role defaults here) with its pid."""
+    log = host.file("/var/log/daphne/%s.log" % PROGRAM).content_string
+    threshold = str(ROLE_DEFAULTS["daphne_gc_threshold"])
+    for name, (_state, pid) in processes(host).items():
+        match = re.search(r"^daphne-serve\[%s\]: gc threshold (\[[0-9, ]+\]), ([0-9]+) startup objects frozen$"
+                          % pid, log, re.MULTILINE)
+        assert match, "%s (pid %s) logged no collector settings" % (name, pid)
+        assert match.group(1) == threshold
+        assert int(match.group(2)) > 10000, "only %s objects frozen: the application was not loaded" % match.group(2)
 
 
 def test_run_dir_owner_and_mode(host):
