@@ -20,6 +20,7 @@ CASES = {
     "program-name-with-a-space": ({"daphne_program_name": "my app"}, "daphne_program_name must be made of"),
     "gc-threshold-four-values": ({"daphne_gc_threshold": [700, 10, 10, 10]}, "daphne_gc_threshold must be []"),
     "gc-threshold-negative": ({"daphne_gc_threshold": [-1]}, "daphne_gc_threshold must be []"),
+    "gc-threshold-beyond-a-c-int": ({"daphne_gc_threshold": [2 ** 40]}, "daphne_gc_threshold must be []"),
     "drain-not-below-stopwaitsecs": ({"daphne_drain_seconds": 15}, "daphne_drain_seconds (15) must be >= 0 and below"),
     # the supervisor role runs later in the play; its checks still come before any change
     "supervisor-socket-open-to-others": ({"supervisor_socket_mode": "0777"}, "supervisor_socket_mode an octal mode"),
