@@ -421,8 +421,8 @@ def parse_args(argv):
     parser.add_argument("--sample-every", type=float, default=5.0)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=32)
-    parser.add_argument("--wrk-seconds", type=int, default=10)
-    parser.add_argument("--wrk-rounds", type=int, default=3, help="wrk runs per path, the two paths in turn")
+    parser.add_argument("--wrk-seconds", type=int, default=5)
+    parser.add_argument("--wrk-rounds", type=int, default=9, help="wrk runs per path, the two paths in turn")
     parser.add_argument("--subscribers", type=int, default=1000)
     # p99 over whole messages: with 20, one slow message of 1,000 deliveries was the p99 by itself
     parser.add_argument("--messages", type=int, default=100, help="broadcast messages (one a second)")

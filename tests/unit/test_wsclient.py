@@ -45,3 +45,45 @@ def test_handshake_request_without_origin_or_extra_headers(wsclient):
     assert request.startswith(b"GET / HTTP/1.1\r\nHost: h:8000\r\n")
     assert request.endswith(b"Sec-WebSocket-Version: 13\r\n\r\n")
     assert b"Origin" not in request
+
+
+@pytest.fixture()
+def json_server():
+    """A loopback HTTP server answering {"served_by": "a"|"b"} in turn, or 503 on /down."""
+    import http.server
+    import itertools
+    import json
+    import threading
+
+    turns = itertools.cycle("ab")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = json.dumps({"served_by": next(turns)}).encode()
+            self.send_response(503 if self.path == "/down" else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_burst_counts_the_answers_by_their_json_key(wsclient, json_server):
+    result = wsclient.cmd_burst(wsclient.parse_args(["burst", json_server + "/health/", "--count", "6",
+                                                     "--key", "served_by"]))
+    assert result == {"by_key": {"a": 3, "b": 3}, "failed": 0}
+
+
+def test_burst_counts_a_non_200_answer_as_failed(wsclient, json_server):
+    result = wsclient.cmd_burst(wsclient.parse_args(["burst", json_server + "/down", "--count", "2",
+                                                     "--key", "served_by"]))
+    assert result["failed"] == 2 and result["by_key"] == {}
+    assert result["error"] == "2 of 2 requests failed"

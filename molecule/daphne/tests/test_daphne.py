@@ -7,6 +7,7 @@ check-mode test must see a converged host).
 
 import pathlib
 import re
+import statistics
 
 import pytest
 import yaml
@@ -78,6 +79,29 @@ def test_each_process_set_the_garbage_collector_before_serving(host):
         logged_threshold, frozen = found[-1]
         assert logged_threshold == threshold
         assert int(frozen) > 10000, "only %s objects frozen: the application was not loaded" % frozen
+
+
+def test_each_process_accepts_one_connection_at_a_time_on_the_shared_socket(host):
+    """daphne_balanced_accept (the default): daphne-serve logs it with its pid."""
+    log = host.file("/var/log/daphne/%s.log" % PROGRAM).content_string
+    for name, (_state, pid) in processes(host).items():
+        assert re.search(r"^daphne-serve\[%s\]: one connection per turn on the shared socket$" % pid, log, re.MULTILINE), \
+            "%s (pid %s) did not log its accept mode" % (name, pid)
+
+
+def test_a_burst_of_connections_spreads_over_the_processes(host):
+    """32 requests, each on a new connection opened right after the previous one, 10 times: every
+    process serves part of every burst. With Twisted's batch accept the first process awake took
+    all or nearly all of some bursts (32/0, 30/2, 28/4 in 3 of 10 on two processes)."""
+    pids = [pid for _state, pid in processes(host).values()]
+    spreads = []
+    for _burst in range(10):
+        rc, out = wsclient(host, "burst", SHARED_URL + "/health/", "--count", "32", "--key", "pid")
+        assert rc == 0, out
+        counts = [out["by_key"].get(str(pid), 0) for pid in pids]
+        assert min(counts) > 0, "one burst missed a process: %s" % out["by_key"]
+        spreads.append(max(counts) / min(counts))
+    assert statistics.median(spreads) <= 1.5, "busiest / least busy process per burst: %s" % spreads
 
 
 def test_run_dir_owner_and_mode(host):

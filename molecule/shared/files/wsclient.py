@@ -10,6 +10,7 @@ otherwise (the JSON then has "error").
   wsclient broadcast SEND_URL LISTEN_URL --send TEXT --expect SUBSTR [--distinct pid|host]
   wsclient listen URL --expect SUBSTR [--ready-file F]            wait for a message (e.g. across a restart)
   wsclient http URL [--count N] [--interval S]
+  wsclient burst URL --count N --key K                            N connections at once: who answered
   wsclient load HTTP_URL WS_URL --stop-file F [--rate R] [--clients K] [--ready-file F]
                                                                   steady load until stopped (fault tests)
 
@@ -556,6 +557,46 @@ def _still_open(clients, opts):
     return count
 
 
+def _read_to_close(sock):
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def cmd_burst(opts):
+    """--count GET requests, each on a new connection opened and sent right after the previous one,
+    before any answer is read (a burst like a load balancer or a browser opening its pool); counts
+    the answers by the value of --key in their JSON body (e.g. the pid of the process that served it)."""
+    parts = urllib.parse.urlsplit(opts.url)
+    request = ("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+               % (parts.path or "/", _host_header(opts.url, opts))).encode()
+    socks = []
+    for _attempt in range(opts.count):
+        sock = _open_socket(opts.url, opts)
+        sock.sendall(request)
+        socks.append(sock)
+    by_key, failed = {}, 0
+    for sock in socks:
+        with sock:
+            head, _sep, body = _read_to_close(sock).partition(b"\r\n\r\n")
+        try:
+            status = head.split(b"\r\n", 1)[0].split(b" ")
+            if len(status) < 2 or status[1] != b"200":
+                raise ValueError(head[:40])
+            value = str(json.loads(body)[opts.key])
+        except (ValueError, KeyError):
+            failed += 1
+            continue
+        by_key[value] = by_key.get(value, 0) + 1
+    result = {"by_key": by_key, "failed": failed}
+    if failed:
+        result["error"] = "%d of %d requests failed" % (failed, opts.count)
+    return result
+
+
 def cmd_load(opts):
     """Steady HTTP load plus --clients held WebSockets until --stop-file exists (or SIGTERM)."""
     stats, stop = _LoadStats(), threading.Event()
@@ -625,6 +666,10 @@ def parse_args(argv):
     http_cmd.add_argument("--interval", type=float, default=0)
     http_cmd.add_argument("--all-bodies", action="store_true",
                           help="keep the body of every answer in 'bodies' (default: the first only)")
+    burst = sub.add_parser("burst", parents=[common])
+    burst.add_argument("url")
+    burst.add_argument("--count", type=int, required=True)
+    burst.add_argument("--key", required=True, help="the field of the answers' JSON body to count them by")
     load = sub.add_parser("load", parents=[common])
     load.add_argument("url", help="HTTP URL requested --rate times a second, a new connection each")
     load.add_argument("ws_url", help="WebSocket URL the --clients connections hold")
@@ -644,7 +689,7 @@ def parse_args(argv):
 def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "listen": cmd_listen, "http": cmd_http,
-                "load": cmd_load}
+                "burst": cmd_burst, "load": cmd_load}
     command = commands[opts.command]
     try:
         result = command(opts)
