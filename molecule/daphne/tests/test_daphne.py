@@ -90,18 +90,20 @@ def test_each_process_accepts_one_connection_at_a_time_on_the_shared_socket(host
 
 
 def test_a_burst_of_connections_spreads_over_the_processes(host):
-    """32 requests, each on a new connection opened right after the previous one, 10 times: every
-    process serves part of every burst. With Twisted's batch accept the first process awake took
-    all or nearly all of some bursts (32/0, 30/2, 28/4 in 3 of 10 on two processes)."""
+    """32 requests, each on a new connection opened right after the previous one, 11 times: in
+    the median burst the busiest process served at most 1.5 times what the least busy did. With
+    Twisted's batch accept the median was about 3.6 (25/7 on two processes; 32/0 in some
+    bursts). A burst can still go to one process when the others get no CPU time at that moment
+    (the Molecule lanes share the machine's cores): that burst counts as unbounded."""
     pids = [pid for _state, pid in processes(host).values()]
-    spreads = []
-    for _burst in range(10):
+    bursts, spreads = [], []
+    for _burst in range(11):
         rc, out = wsclient(host, "burst", SHARED_URL + "/health/", "--count", "32", "--key", "pid")
         assert rc == 0, out
         counts = [out["by_key"].get(str(pid), 0) for pid in pids]
-        assert min(counts) > 0, "one burst missed a process: %s" % out["by_key"]
-        spreads.append(max(counts) / min(counts))
-    assert statistics.median(spreads) <= 1.5, "busiest / least busy process per burst: %s" % spreads
+        bursts.append(counts)
+        spreads.append(max(counts) / min(counts) if min(counts) else float("inf"))
+    assert statistics.median(spreads) <= 1.5, "connections per process in each burst: %s" % bursts
 
 
 def test_run_dir_owner_and_mode(host):
