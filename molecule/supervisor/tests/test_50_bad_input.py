@@ -10,9 +10,9 @@ import re
 
 import pytest
 import testinfra
-import yaml
 
 from conftest import failure_message, run_playbook
+from supervisor_helpers import entry_point_playbook
 
 GOOD = {"name": "bad", "command": "/bin/sleep 1000"}
 FCGI = dict(GOOD, kind="fcgi-program", socket="tcp://localhost:8002")
@@ -54,21 +54,6 @@ def all_hosts(request):
         ["all"], connection="ansible", ansible_inventory=request.config.option.ansible_inventory)
 
 
-def _entry_point_playbook(directory, program):
-    path = directory / "program_entry_point.yml"
-    path.write_text(yaml.safe_dump([{
-        "name": "Apply one program through the entry point program",
-        "hosts": "all",
-        "gather_facts": False,
-        "tasks": [{
-            "name": "Apply the program",
-            "ansible.builtin.include_role": {"name": "asgi.channels.supervisor", "tasks_from": "program"},
-            "vars": {"supervisor_program": program},
-        }],
-    }]))
-    return str(path)
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_fails_before_any_change(case, all_hosts, tmp_path):
     entry, program, words = CASES[case]
@@ -76,7 +61,7 @@ def test_bad_input_fails_before_any_change(case, all_hosts, tmp_path):
     if entry == "main":
         proc = run_playbook("converge.yml", extra_vars={"supervisor_programs": [program]})
     else:
-        proc = run_playbook(_entry_point_playbook(tmp_path, program))
+        proc = run_playbook(entry_point_playbook(tmp_path / "program_entry_point.yml", program))
     after = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in all_hosts}
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]

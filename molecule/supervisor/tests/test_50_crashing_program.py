@@ -9,9 +9,9 @@ ended ok with the program STARTING, and it went FATAL a few seconds later.
 
 import pytest
 import testinfra
-import yaml
 
 from conftest import failure_message, run_playbook, supervisor_status
+from supervisor_helpers import entry_point_playbook
 
 NAME = "crasher"
 # It crashes half a second after each start, within its startsecs: when the role's start check
@@ -21,18 +21,7 @@ PROGRAM = {"name": NAME, "command": "/bin/sh -c 'sleep 0.5; exit 1'", "user": "s
 
 
 def _playbook(directory, program):
-    path = directory / ("%s-%s.yml" % (NAME, program.get("state", "present")))
-    path.write_text(yaml.safe_dump([{
-        "name": "Apply one program",
-        "hosts": "all",
-        "gather_facts": False,
-        "tasks": [{
-            "name": "Apply it the way other roles do (entry point program)",
-            "ansible.builtin.include_role": {"name": "asgi.channels.supervisor", "tasks_from": "program"},
-            "vars": {"supervisor_program": program},
-        }],
-    }]))
-    return str(path)
+    return entry_point_playbook(directory / ("%s-%s.yml" % (NAME, program.get("state", "present"))), program)
 
 
 @pytest.fixture(scope="module")
