@@ -1,4 +1,4 @@
-#!/usr/bin/env python
+#!/usr/bin/env python3
 """`make bench`: capacity of the all-in-one stack, role defaults ("tuned") against the Channels
 deployment guide taken literally on Debian ("guide").
 
@@ -31,7 +31,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, ".cache", "bench")
 IMAGE_SUITE = "trixie"
 CACHE = "/var/cache/asgi-channels-test/bench/" + IMAGE_SUITE
-CONFIGS = {"tuned": None, "guide": os.path.join(ROOT, "scripts", "bench", "guide-literal.yml")}
+CONFIGS = {"tuned": os.path.join(ROOT, "scripts", "bench", "tuned.yml"),
+           "guide": os.path.join(ROOT, "scripts", "bench", "guide-literal.yml")}
 IN_CONTAINER = "/opt/bench"
 COPIED = ["molecule/shared/files/wsclient.py", "scripts/bench/wsload.py", "scripts/bench/probe.py"]
 WS_OPTS = ["--host-header", "localhost", "--origin", "http://localhost"]

@@ -150,6 +150,7 @@ BAD_INPUT = {
     "alias without trailing slash": ({"nginx_sites": [{"name": "x", "static_locations": [
         {"location": "/static/", "alias": "/srv/static"}]}]}, "alias"),
     "bad timeout": ({"nginx_proxy_read_timeout": "one hour"}, "nginx_proxy_read_timeout"),
+    "removed worker minimum": ({"nginx_worker_processes_min": 4}, "use nginx_worker_processes"),
 }
 
 
@@ -198,9 +199,9 @@ def test_worker_connections_fit_the_open_file_limit(host):
     assert 8192 <= connections <= rlimit
 
 
-def test_auto_runs_at_least_four_workers(host):
+def test_auto_runs_one_worker_per_cpu(host):
     cores = int(host.check_output("nproc"))
-    assert len(_worker_pids(host)) == max(cores, 4)
+    assert len(_worker_pids(host)) == cores
 
 
 def test_reuseport_gives_every_worker_its_own_listening_socket(host):
