@@ -59,16 +59,20 @@ def scenario_directory():
     return os.environ["MOLECULE_SCENARIO_DIRECTORY"]
 
 
-def run_playbook(playbook, extra_vars=None, check=False, limit=None, json_output=False, verbosity=0):
+def run_playbook(playbook, extra_vars=None, check=False, limit=None, json_output=False, verbosity=0,
+                 collections_path=None):
     """Run ``ansible-playbook`` against the scenario's converged hosts, as Molecule would.
 
     ``playbook`` is a path relative to the scenario directory (or absolute). ``extra_vars`` is a
     dict passed as JSON with ``-e``. With ``json_output`` the ansible.posix.json stdout callback is
     used (and only it), so ``parse_json_output`` can read per-task results. ``verbosity`` N adds
-    ``-v`` N times (e.g. 3 for ``-vvv``). Returns the
+    ``-v`` N times (e.g. 3 for ``-vvv``). ``collections_path`` replaces ANSIBLE_COLLECTIONS_PATH (another
+    version of the collection, for the upgrade test). Returns the
     CompletedProcess (never raises on a failed play: the caller asserts).
     """
     env = dict(os.environ)
+    if collections_path:
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
     if json_output:
         # Only the json stdout callback: a second callback (Molecule enables profile_tasks)
         # would print into the JSON.

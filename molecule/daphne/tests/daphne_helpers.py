@@ -48,7 +48,8 @@ def processes(host):
 
 
 def numprocs(host):
-    return int(host.check_output("nproc"))
+    """The role's default process count: the larger of 2 and the host's CPU count."""
+    return max(2, int(host.check_output("nproc")))
 
 
 def own_socket(num):

@@ -31,10 +31,18 @@ CASES = {
     "bind-option": ({"daphne_extra_args": ["-b", "0.0.0.0"]}, "daphne_extra_args must not hold"),
     "port-option": ({"daphne_extra_args": ["--port=8001"]}, "daphne_extra_args must not hold"),
     "websocket-timeout-not-below-group-expiry": (
-        {"daphne_websocket_timeout": 86400}, "daphne_websocket_timeout (86400) must be below"),
+        {"daphne_timeouts": {"websocket": 86400}}, "daphne_timeouts.websocket (86400) must be below"),
     "websocket-timeout-infinite-with-group-expiry": (
-        {"daphne_websocket_timeout": -1, "daphne_channel_layer_group_expiry": 600},
-        "daphne_websocket_timeout (-1) must be below"),
+        {"daphne_timeouts": {"websocket": -1}, "daphne_channel_layer_group_expiry": 600},
+        "daphne_timeouts.websocket (-1) must be below"),
+    "unknown-timeout-name": ({"daphne_timeouts": {"websockets": 10}}, "websockets"),
+    # a variable of 0.1 names its replacement
+    "removed-timeout-variable": (
+        {"daphne_websocket_timeout": 3600}, "daphne_websocket_timeout was removed in asgi.channels 0.2.0: set "
+        "daphne_timeouts.websocket instead"),
+    # one process cannot restart without closing the shared socket
+    "one-process-with-rolling-restart": ({"daphne_numprocs": 1}, "daphne_numprocs is 1 with daphne_rolling_restart true"),
+    "daphne-version-unsupported": ({"daphne_version": "3.0.2"}, "daphne_version must be >= 4.0.0 and < 4.3"),
 }
 
 

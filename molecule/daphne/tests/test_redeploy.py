@@ -1,9 +1,13 @@
 """A redeploy with changed code (only the code: a changed file makes a new release), on every host
-at once, while a loop of HTTP requests runs against the shared socket in every container. One
-deploy, several behaviours (one per test). The fixture restores the converged state at the end.
+at once, while a loop of HTTP requests runs against the shared socket in every container. Each
+container is limited to one CPU for the deploy (`docker update --cpuset-cpus 0`, so nproc says 1):
+the default process count must still give the rolling restart a second process. One deploy,
+several behaviours (one per test). The fixture restores the converged state at the end.
 """
 
 import json
+import os
+import subprocess
 import time
 
 import pytest
@@ -40,8 +44,11 @@ def redeploy(tmp_path_factory):
         views.write("\n# redeploy test: a changed file makes a new release\n")
 
     before = {}
+    for name in hosts:
+        subprocess.run(["docker", "update", "--cpuset-cpus", "0", name], check=True, capture_output=True)
     for name, host in hosts.items():
         before[name] = {
+            "nproc": int(host.check_output("nproc")),
             "release": current_release(host),
             "procs": processes(host),
             "log_lines": supervisor_log_lines(host),
@@ -65,8 +72,10 @@ def redeploy(tmp_path_factory):
     result = {"proc": proc, "before": before, "after": after}
     yield result
 
-    for host in hosts.values():
+    for name, host in hosts.items():
         host.run("touch /tmp/loop.stop")
+        subprocess.run(["docker", "update", "--cpuset-cpus", "0-%d" % (os.cpu_count() - 1), name],
+                       check=True, capture_output=True)
     restore = run_playbook("converge.yml")
     assert restore.returncode == 0, "restoring the converged state failed:\n%s" % restore.stdout[-3000:]
     for name, host in hosts.items():
@@ -77,6 +86,12 @@ def redeploy(tmp_path_factory):
 def test_redeploy_play_succeeds(redeploy):
     proc = redeploy["proc"]
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
+
+
+def test_the_deploy_ran_on_one_cpu_with_two_processes(host, redeploy):
+    before = redeploy["before"][host.backend.get_hostname()]
+    assert before["nproc"] == 1
+    assert len(before["procs"]) == 2, before["procs"]
 
 
 def test_no_request_fails_during_the_rolling_restart(host, redeploy):

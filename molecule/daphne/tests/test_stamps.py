@@ -1,0 +1,79 @@
+"""Restarts converge: a rolling restart that fails half-way (the first restarted process does not
+pass its health check) leaves the other processes on the old environment; the next run, with
+nothing left to change on disk, restarts exactly those, because each process carries the stamp of
+what it was started with. The fixture restores the converged state at the end."""
+
+import pytest
+
+from conftest import run_playbook
+from daphne_helpers import PROGRAM, all_hosts, processes, wait_all_running
+
+MARKER = "ASGI_TEST_STAMP_RUN"
+
+
+def environ(host, pid):
+    return host.check_output("tr '\\0' '\\n' < /proc/%s/environ", str(pid)).splitlines()
+
+
+@pytest.fixture(scope="module")
+def interrupted(ansible_vars_all):
+    hosts = all_hosts()
+    environment = dict(ansible_vars_all["daphne_environment"], **{MARKER: "1"})
+    before = {name: processes(h) for name, h in hosts.items()}
+    # The health path answers 404: the first process restarts, fails its check, the play stops.
+    failed = run_playbook("converge.yml", extra_vars={
+        "daphne_environment": environment, "daphne_health_path": "/no-such-page-here/",
+        "daphne_health_timeout": 3})
+    half = {name: wait_all_running(h) for name, h in hosts.items()}
+    completed = run_playbook("converge.yml", extra_vars={"daphne_environment": environment})
+    after = {name: wait_all_running(h) for name, h in hosts.items()}
+    yield {"failed": failed, "completed": completed, "before": before, "half": half, "after": after}
+    restore = run_playbook("converge.yml")
+    assert restore.returncode == 0, "restoring the converged state failed:\n%s" % restore.stdout[-3000:]
+    for host in hosts.values():
+        wait_all_running(host)
+
+
+@pytest.fixture(scope="module")
+def ansible_vars_all():
+    return next(iter(all_hosts().values())).ansible.get_variables()
+
+
+def first(procs):
+    return sorted(procs)[0]
+
+
+def test_the_interrupted_run_failed(interrupted):
+    assert interrupted["failed"].returncode != 0, interrupted["failed"].stdout[-3000:]
+
+
+def test_the_interrupted_run_restarted_only_the_first_process(host, interrupted):
+    name = host.backend.get_hostname()
+    before, half = interrupted["before"][name], interrupted["half"][name]
+    restarted = sorted(p for p in half if half[p][1] != before[p][1])
+    assert restarted == [first(before)], (before, half)
+
+
+def test_the_next_run_succeeds(interrupted):
+    assert interrupted["completed"].returncode == 0, interrupted["completed"].stdout[-3000:]
+
+
+def test_the_next_run_restarts_exactly_the_processes_left_stale(host, interrupted):
+    name = host.backend.get_hostname()
+    half, after = interrupted["half"][name], interrupted["after"][name]
+    restarted = sorted(p for p in after if after[p][1] != half[p][1])
+    assert restarted == sorted(p for p in half if p != first(half)), (half, after)
+
+
+def test_every_process_now_runs_the_new_environment(host, interrupted):
+    after = interrupted["after"][host.backend.get_hostname()]
+    for process, (_state, pid) in after.items():
+        assert "%s=1" % MARKER in environ(host, pid), process
+
+
+def test_every_process_carries_the_stamp_of_the_files_on_disk(host, interrupted):
+    after = interrupted["after"][host.backend.get_hostname()]
+    pids = [str(pid) for _state, pid in after.values()]
+    lines = host.check_output("/srv/%s/bin/daphne-run stamp" + " %s" * len(pids), PROGRAM, *pids).splitlines()
+    disk = lines[0].split(" ", 1)[1]
+    assert disk and all(line == "%s %s" % (pid, disk) for pid, line in zip(pids, lines[1:])), lines
