@@ -21,10 +21,11 @@ engine: ## make sure a Docker engine answers (installs and starts Debian's docke
 images: engine ## build the Debian 12/13 systemd test images from Debian's archive (reused when built)
 	@scripts/build-images.sh
 
-lint: setup ## yamllint, ansible-lint (production profile), changelog fragments
+lint: setup ## yamllint, ansible-lint (production profile), changelog fragments, the docs as the docsite renders them
 	yamllint --strict .
 	ansible-lint --strict
 	antsibull-changelog lint
+	cd collections/ansible_collections/asgi/channels && antsibull-docs lint-collection-docs --plugin-docs .
 
 unit: setup ## unit tests: argument specs against defaults, plugins
 	pytest tests/unit
