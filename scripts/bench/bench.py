@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """`make bench`: capacity of the all-in-one stack, role defaults ("tuned") against the Channels
 deployment guide taken literally on Debian ("guide").
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """probe: one JSON snapshot of the bench container's servers (standard library only).
 
   probe.py [--port 8000] [--program asgi]

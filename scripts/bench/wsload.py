@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """wsload: the benchmark's WebSocket load generator (asyncio, standard library only).
 
 It runs inside the bench container next to wsclient.py, whose frame codec it reuses: frames are

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A stand-in ASGI backend for the nginx scenario (standard library only).
 
 Listens on 127.0.0.1:8000 like supervisor's fcgi-program socket would:

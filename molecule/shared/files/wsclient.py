@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """wsclient: a WebSocket and HTTP test client for the Molecule scenarios (standard library only).
 
 It runs inside the test containers, so test traffic stays on their loopback or on the project's
