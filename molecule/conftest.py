@@ -28,7 +28,15 @@ JOURNAL_LINES = 80
 
 # Assertions shared by a scenario's tests live in plain modules: rewritten like the test modules,
 # so a failed assert there reports its values too (must run before their first import).
-pytest.register_assert_rewrite("faults_helpers", "reboot_checks")
+pytest.register_assert_rewrite("faults_helpers", "reboot_checks", "failed_release_checks")
+
+
+def pytest_collection_modifyitems(items):
+    """The shared check-mode test (molecule/shared/tests/test_check_mode.py) runs last in every
+    scenario, so that it sees the host as the scenario's own tests leave it. Molecule's verifier
+    passes the test paths sorted, and molecule/shared/tests sorts before a scenario named after
+    "shared" (supervisor): without this it would run first there. The order is stable otherwise."""
+    items.sort(key=lambda item: item.path.name == "test_check_mode.py")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,12 +13,14 @@ import uuid
 
 import pytest
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+# Imported, not importorskip'ed: selenium is pinned in requirements.txt, and a broken install must
+# fail the check rather than skip it.
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 DEMO_URL = os.environ.get("DEMO_URL", "http://127.0.0.1:8080/")
 SHOTS = pathlib.Path(os.environ.get("BROWSER_SHOTS", ".cache/browser"))
