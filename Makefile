@@ -57,7 +57,7 @@ demo-destroy: ## remove the demo container
 browser-test: setup images ## the demo, proven in Debian's headless Chromium: two pages, one chat
 	@scripts/browser-test.sh
 
-bench: setup images ## capacity benchmark: role defaults vs the guide taken literally (~14 min; docs/benchmark.md)
+bench: setup images ## capacity benchmark: the same load on every scripts/bench/configs/ file (~20 min; docs/benchmark.md)
 	@scripts/bench.sh $(BENCH_ARGS)
 
 clean: ## remove build output (keeps .venv and the images)

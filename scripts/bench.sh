@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: capacity benchmark of the all-in-one stack, role defaults ("tuned") against the
-# Channels deployment guide taken literally on Debian ("guide"), each in a fresh local container
-# removed afterwards (scripts/bench/bench.py; docs/benchmark.md explains the figures).
-# Results: .cache/bench/results.{json,md}, connections.png. Exit status 1 when "tuned" misses a
-# target. Arguments go to bench.py (e.g. --only tuned, --connections 5000; see --help).
+# `make bench`: capacity benchmark of the all-in-one stack, the same load against every
+# configuration of scripts/bench/configs/ (the roles' defaults, the guide followed by hand, ...),
+# each in a fresh local container removed afterwards (scripts/bench/bench.py; docs/benchmark.md
+# explains the figures). Results: .cache/bench/results.{json,md} and the same pair named after
+# the run, connections.png. Exit status 1 when a judged configuration falls below a floor.
+# Arguments go to bench.py (e.g. --only tuned, --connections 5000; see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -1,17 +1,23 @@
 #!/usr/bin/env python
-"""`make bench`: capacity of the all-in-one stack, role defaults ("tuned") against the Channels
-deployment guide taken literally on Debian ("guide").
+"""`make bench`: the same load against every configuration of scripts/bench/configs/.
+
+A configuration is one YAML file there (configs/README.md): either variables for the roles
+(``vars``: the site playbook with the sample app, scripts/demo/demo.yml, as `make demo` deploys)
+or a setup playbook of its own (``setup``: the guide's baseline, by hand, no role). Adding a
+configuration is adding a file.
 
 For each configuration, one after the other: a fresh container (the demo's capabilities, no
-published port), playbooks/site.yml with the sample app (scripts/demo/demo.yml) converged twice
-and timed, then the load from inside the container: HTTP requests/s through nginx and straight to
-Daphne (wrk), WebSockets held through nginx (scripts/bench/wsload.py hold, several processes and
-source addresses), then, once the Daphne processes are idle again (no connection left, < 5 % CPU),
-a chat room broadcast (wsload.py broadcast); the container is removed after.
-Writes .cache/bench/{results.json,results.md,connections.png}; exit status 1 when the "tuned"
-run misses a target (each one printed).
+published port), its deployment run twice and timed, then the load from inside the container:
+HTTP requests/s through nginx and straight to the app server (wrk, paired rounds, the order
+alternating within the pairs), WebSockets held through nginx (scripts/bench/wsload.py hold,
+several processes and source addresses), then, once the Daphne processes are idle again (no
+connection left, < 5 % CPU), a chat room broadcast (wsload.py broadcast); the container is
+removed after.
+Writes .cache/bench/results.{json,md}, the same pair named <date>-<revision>-<configurations>
+(what docs/bench-results/ keeps), and connections.png. Exit status 1 when a judged configuration
+falls below a floor (each one printed); a missed target is reported, not an error.
 
-usage: scripts/bench.sh [--only tuned|guide] [--connections N] [--hold S] ...  (see --help)
+usage: scripts/bench.sh [--only NAME]... [--connections N] [--hold S] ...  (see --help)
 """
 
 import argparse
@@ -31,8 +37,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, ".cache", "bench")
 IMAGE_SUITE = "trixie"
 CACHE = "/var/cache/asgi-channels-test/bench/" + IMAGE_SUITE
-CONFIGS = {"tuned": os.path.join(ROOT, "scripts", "bench", "tuned.yml"),
-           "guide": os.path.join(ROOT, "scripts", "bench", "guide-literal.yml")}
+CONFIG_DIR = os.path.join(ROOT, "scripts", "bench", "configs")
+DEFAULT_LOGS = {"nginx": "/var/log/nginx/error.log", "daphne": "/var/log/daphne/asgi.log",
+                "supervisor": "/var/log/supervisor/supervisord.log"}
 IN_CONTAINER = "/opt/bench"
 COPIED = ["molecule/shared/files/wsclient.py", "scripts/bench/wsload.py", "scripts/bench/probe.py"]
 WS_OPTS = ["--host-header", "localhost", "--origin", "http://localhost"]
@@ -49,6 +56,31 @@ SETTLE_CPU_PCT = 5.0  # idle: every Daphne process below this share of one core,
 
 def log(message):
     print("bench: %s" % message, flush=True)
+
+
+def load_configs(directory=CONFIG_DIR):
+    """{name: configuration} of every <name>.yml in ``directory``: a description, whether the
+    floors and targets apply to it (``judged``), and exactly one of ``vars`` (for the roles) or
+    ``setup`` (a playbook of its own, relative to the directory); ``logs`` overrides log paths."""
+    import yaml  # ansible-core's dependency, in the bench's .venv
+
+    configs = {}
+    for entry in sorted(os.listdir(directory)):
+        if not entry.endswith(".yml"):
+            continue
+        name = entry[:-4]
+        with open(os.path.join(directory, entry), encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+        unknown = set(config) - {"description", "judged", "vars", "setup", "logs"}
+        if unknown or ("vars" in config) == ("setup" in config) or "description" not in config:
+            raise ValueError("%s: a description and exactly one of vars or setup (and judged, logs) are "
+                             "expected; unknown keys: %s" % (entry, sorted(unknown)))
+        config["judged"] = bool(config.get("judged", False))
+        config["logs"] = dict(DEFAULT_LOGS, **config.get("logs", {}))
+        if "setup" in config:
+            config["setup"] = os.path.join(directory, config["setup"])
+        configs[name] = config
+    return configs
 
 
 def run(argv, check=True, **kwargs):
@@ -94,24 +126,33 @@ def secrets_file():
     return path
 
 
-def converge(name, config, vars_file, attempt):
-    """One ansible-playbook run of the demo playbook; its wall time and PLAY RECAP counts."""
+def playbook_argv(config_name, config):
+    """ansible-playbook's arguments for a configuration: its setup playbook, or the demo playbook
+    with its variables (written to .cache/bench/<name>-vars.json, passed as extra variables)."""
     argv = ["ansible-playbook", "-i", "scripts/demo/inventory.yml", "-e", "@" + secrets_file()]
-    if vars_file:
-        argv += ["-e", "@" + vars_file]
-    argv.append("scripts/demo/demo.yml")
+    if "setup" in config:
+        return argv + [config["setup"]]
+    vars_file = os.path.join(OUT, "%s-vars.json" % config_name)
+    with open(vars_file, "w", encoding="utf-8") as handle:
+        json.dump(config["vars"] or {}, handle)
+    return argv + ["-e", "@" + vars_file, "scripts/demo/demo.yml"]
+
+
+def converge(name, config_name, config, attempt):
+    """One run of the configuration's playbook; its wall time and PLAY RECAP counts."""
+    argv = playbook_argv(config_name, config)
     env = dict(os.environ, DEMO_CONTAINER=name, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_CACHE_PLUGIN_CONNECTION=fact_cache(name))
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=ROOT, env=env, text=True, capture_output=True, check=False)
     seconds = round(time.monotonic() - started, 1)
-    with open(os.path.join(OUT, "%s-converge%d.log" % (config, attempt)), "w", encoding="utf-8") as handle:
+    with open(os.path.join(OUT, "%s-converge%d.log" % (config_name, attempt)), "w", encoding="utf-8") as handle:
         handle.write(proc.stdout + proc.stderr)
     recap = {key: sum(int(n) for n in re.findall(r"\b%s=(\d+)" % key, proc.stdout))
              for key in ("ok", "changed", "failed", "unreachable")}
     if proc.returncode != 0:
         raise RuntimeError("converge %d of %s failed (rc %d): see .cache/bench/%s-converge%d.log"
-                           % (attempt, config, proc.returncode, config, attempt))
+                           % (attempt, config_name, proc.returncode, config_name, attempt))
     return {"seconds": seconds, **recap}
 
 
@@ -161,27 +202,34 @@ def parse_wrk(out):
 
 
 def http_summary(nginx_runs, direct_runs):
-    """The HTTP figures of interleaved wrk rounds: each path's median round (by requests/s), the
-    median of the rounds' ratios (each round's two runs follow each other, so they share the
-    machine's state of that moment), every round's ratio, and the errors of all rounds."""
-    def pick(runs):
-        rate = statistics.median([run["requests_per_s"] for run in runs])
-        chosen = min(runs, key=lambda run: abs(run["requests_per_s"] - rate))
-        return dict(chosen, requests_per_s=round(rate, 2), errors=sum(run["errors"] for run in runs),
-                    rounds=[run["requests_per_s"] for run in runs])
+    """The HTTP figures of paired wrk rounds. The ratio has one definition everywhere: the median
+    of the rounds' ratios nginx/direct (a round's two runs follow each other, so they share the
+    machine's state of that moment); its rounds' lowest and highest are shown beside it. Per path:
+    the median requests/s of its rounds, p50 the median of the rounds' p50, p99 the highest of
+    the rounds' p99 (one slow round shows), and the errors of all rounds."""
+    def path(runs):
+        return {"requests_per_s": round(statistics.median(run["requests_per_s"] for run in runs), 2),
+                "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 2),
+                "p99_ms": max(run["p99_ms"] for run in runs),
+                "errors": sum(run["errors"] for run in runs),
+                "rounds": [run["requests_per_s"] for run in runs], "url": runs[0]["url"]}
     ratios = [n["requests_per_s"] / d["requests_per_s"] for n, d in zip(nginx_runs, direct_runs)]
-    return {"nginx": pick(nginx_runs), "direct": pick(direct_runs),
+    return {"nginx": path(nginx_runs), "direct": path(direct_runs),
             "ratio": round(statistics.median(ratios), 3),
-            "round_ratios": [round(ratio, 3) for ratio in ratios]}
+            "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
+            "round_ratios": [round(ratio, 3) for ratio in ratios],
+            "first_in_round": ["nginx" if index % 2 == 0 else "direct" for index in range(len(ratios))]}
 
 
 def http_phase(name, opts):
-    """wrk through nginx, then straight to Daphne, --wrk-rounds times in turn: a moment of load
-    elsewhere on the machine falls on one round of one path, not on the whole figure."""
+    """--wrk-rounds pairs of wrk runs, through nginx and straight to the app server; the order
+    alternates from one pair to the next, so neither path always runs on a machine the other has
+    just warmed (or loaded). A moment of load elsewhere falls on one round, not the figure."""
     nginx_runs, direct_runs = [], []
-    for _round in range(opts.wrk_rounds):
-        nginx_runs.append(wrk(name, "http://127.0.0.1/health/", opts))
-        direct_runs.append(wrk(name, "http://127.0.0.1:8000/health/", opts))
+    for index in range(opts.wrk_rounds):
+        pair = [(nginx_runs, "http://127.0.0.1/health/"), (direct_runs, "http://127.0.0.1:8000/health/")]
+        for runs, url in pair if index % 2 == 0 else reversed(pair):
+            runs.append(wrk(name, url, opts))
     return http_summary(nginx_runs, direct_runs)
 
 
@@ -351,15 +399,14 @@ def broadcast_phase(name, opts):
 # --- logs, machine -------------------------------------------------------------------------------
 
 
-def log_counts(name, config):
-    files = {"nginx": "/var/log/nginx/error.log", "daphne": "/var/log/daphne/asgi.log",
-             "supervisor": "/var/log/supervisor/supervisord.log"}
+def log_counts(name, config_name, files):
+    """Lines of interest in the configuration's logs ({key: path}), each log kept in .cache/bench."""
     counts = {}
     for key, path in files.items():
         text = dexec(name, "cat", path, check=False).stdout
-        with open(os.path.join(OUT, "%s-%s.log" % (config, key)), "w", encoding="utf-8") as handle:
+        with open(os.path.join(OUT, "%s-%s.log" % (config_name, key)), "w", encoding="utf-8") as handle:
             handle.write(text[-2_000_000:])
-        counts[key] = {pattern: text.count(pattern) for pattern in LOG_PATTERNS[key] if pattern in text}
+        counts[key] = {pattern: text.count(pattern) for pattern in LOG_PATTERNS.get(key, []) if pattern in text}
     return counts
 
 
@@ -374,13 +421,16 @@ def machine():
         "docker": run(["docker", "version", "-f", "{{.Server.Version}}"]).stdout.strip(),
         "image": "asgi-channels-test:%s (%s)" % (IMAGE_SUITE, image[7:19]),
         "git_head": run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip(),
+        # files changed but not committed (this directory's untracked results aside): the figures
+        # then belong to no revision, and the report says so
+        "git_dirty": bool(run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).stdout.strip()),
     }
 
 
 # --- one configuration ---------------------------------------------------------------------------
 
 
-def bench_config(config, opts):
+def bench_config(config, settings, opts):
     name = "asgi-channels-bench-%s" % config
     log("%s: fresh container %s" % (config, name))
     start_container(name)
@@ -388,10 +438,10 @@ def bench_config(config, opts):
         result = {"deploy": {}}
         for attempt in (1, 2):
             log("%s: converge %d" % (config, attempt))
-            result["deploy"]["run%d" % attempt] = converge(name, config, CONFIGS[config], attempt)
+            result["deploy"]["run%d" % attempt] = converge(name, config, settings, attempt)
             log("%s: converge %d: %s" % (config, attempt, result["deploy"]["run%d" % attempt]))
         prepare_tools(name)
-        log("%s: HTTP (wrk) through nginx and straight to Daphne" % config)
+        log("%s: HTTP (wrk) through nginx and straight to the app server" % config)
         result["http"] = http_phase(name, opts)
         log("%s: %s" % (config, dict(result["http"])))
         log("%s: %d WebSockets at %s/s over %d processes, held %ss" % (
@@ -403,7 +453,7 @@ def bench_config(config, opts):
         log("%s: broadcast to %d subscribers" % (config, opts.subscribers))
         result["broadcast"] = dict(broadcast_phase(name, opts), **settled)
         log("%s: %s" % (config, result["broadcast"]))
-        result["logs"] = log_counts(name, config)
+        result["logs"] = log_counts(name, config, settings["logs"])
         log("%s: log lines %s" % (config, result["logs"]))
         return result
     finally:
@@ -411,9 +461,10 @@ def bench_config(config, opts):
             run(["docker", "rm", "-f", name], check=False)
 
 
-def parse_args(argv):
+def parse_args(argv, configs):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=sorted(CONFIGS), action="append", help="run this configuration only")
+    parser.add_argument("--only", choices=sorted(configs), action="append",
+                        help="run this configuration only (repeat for several; default: all)")
     parser.add_argument("--connections", type=int, default=20000)
     parser.add_argument("--processes", type=int, default=5, help="load processes (one source address each)")
     parser.add_argument("--rate", type=float, default=200.0, help="new WebSockets per second, all processes")
@@ -425,9 +476,8 @@ def parse_args(argv):
     parser.add_argument("--wrk-seconds", type=int, default=5)
     parser.add_argument("--wrk-rounds", type=int, default=9, help="wrk runs per path, the two paths in turn")
     parser.add_argument("--subscribers", type=int, default=1000)
-    # p99 over whole messages: with 20, one slow message of 1,000 deliveries was the p99 by itself
-    parser.add_argument("--messages", type=int, default=100, help="broadcast messages (one a second)")
-    parser.add_argument("--message-rate", type=float, default=1.0, help="broadcasts per second")
+    parser.add_argument("--messages", type=int, default=200, help="broadcast messages")
+    parser.add_argument("--message-rate", type=float, default=2.0, help="broadcast messages sent per second")
     parser.add_argument("--connect-batch", type=int, default=50, help="broadcast subscribers connecting concurrently")
     parser.add_argument("--settle-max", type=float, default=120.0,
                         help="seconds at most to wait, after the hold, for idle Daphne processes")
@@ -439,14 +489,21 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import report  # noqa: E402  (next to this file)
 
-    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    configs = load_configs()
+    opts = parse_args(sys.argv[1:] if argv is None else argv, configs)
     os.makedirs(OUT, exist_ok=True)
     started = time.monotonic()
+    chosen = opts.only or sorted(configs)
     results = {"machine": machine(), "settings": {k: v for k, v in vars(opts).items() if k not in ("keep",)},
+               "configurations": {name: {k: v for k, v in configs[name].items() if k != "setup"}
+                                  for name in chosen},
                "configs": {}}
-    for config in opts.only or ["tuned", "guide"]:
+    for name in chosen:
+        if "setup" in configs[name]:
+            results["configurations"][name]["setup"] = os.path.relpath(configs[name]["setup"], ROOT)
+    for config in chosen:
         try:
-            results["configs"][config] = bench_config(config, opts)
+            results["configs"][config] = bench_config(config, configs[config], opts)
         except (RuntimeError, subprocess.CalledProcessError, ValueError, AttributeError) as exc:
             detail = getattr(exc, "stderr", "") or ""
             results["configs"][config] = {"error": "%s: %s %s" % (exc.__class__.__name__, exc, detail[-500:])}

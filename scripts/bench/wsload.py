@@ -12,9 +12,20 @@ called on a small adapter whose ``sock.sendall`` writes to an asyncio transport.
   wsload broadcast URL --subscribers N --messages M --rate R [--connect-batch B]
       N subscribers join the URL's chat room, B at a time concurrently; one more connection sends
       M messages at R per second; every subscriber must get every message. One {"kind": "result"}
-      line.
+      line; its figures (``broadcast_figures``), times in ms:
+        delivery_ms {p50, p99, max}  per delivery: arrival at a subscriber minus the send time;
+        message_ms {p50, p99, max}   per message: the time until its LAST subscriber had it, over the
+                                     messages every subscriber got;
+        messages_incomplete          the messages some subscriber never got (they have no latency:
+                                     counted here rather than silently left out of message_ms);
+        message_ms_by_seq            each message's latency in sending order (None: incomplete);
+        expected, delivered, lost    deliveries (lost = expected - delivered).
+      Percentiles are nearest-rank: the p99 of M messages is the ceil(0.99 M)-th smallest, so one
+      slow message is the p99 only when M < 100 (at M = 200 the p99 is the third slowest); max
+      always shows it.
 
-Common options: --host-header, --origin, --timeout (handshake and final ping, seconds).
+Common options: --host-header, --origin, --timeout (seconds: the handshake, the final ping, the
+broadcast's wait for the last deliveries).
 """
 
 import argparse
@@ -91,7 +102,7 @@ class Conn:
 def _close_reason(payload):
     if len(payload) >= 2:
         code = struct.unpack("!H", payload[:2])[0]
-        return "close %d %s" % (code, payload[2:].decode("utf-8", "replace")).rstrip()
+        return ("close %d %s" % (code, payload[2:].decode("utf-8", "replace"))).rstrip()
     return "close (no code)"
 
 
@@ -140,11 +151,11 @@ def _reason(exc):
 class Counter(dict):
     """Reason -> count, keeping at most MAX_REASONS distinct reasons."""
 
-    def add(self, reason):
+    def add(self, reason, count=1):
         if reason in self or len(self) < MAX_REASONS:
-            self[reason] = self.get(reason, 0) + 1
+            self[reason] = self.get(reason, 0) + count
         else:
-            self["other"] = self.get("other", 0) + 1
+            self["other"] = self.get("other", 0) + count
 
 
 # --- hold ----------------------------------------------------------------------------------------
@@ -181,6 +192,7 @@ class Hold:
             if not self.ending:
                 self.dropped += 1
                 self.drop_reasons.add(_reason(exc))
+                conn.close()  # its socket, not kept open until the process ends
         self.open.discard(conn)
 
     async def ticks(self):
@@ -224,7 +236,7 @@ async def hold(opts):
     unanswered = len(conns) - answered
     state.dropped += unanswered
     if unanswered:
-        state.drop_reasons.add("no pong to the final ping")
+        state.drop_reasons.add("no pong to the final ping", unanswered)
     for conn in conns:
         conn.close()
     await asyncio.sleep(0.5)
@@ -316,14 +328,6 @@ async def broadcast(opts):
             await asyncio.wait_for(arrived.wait(), max(0.01, deadline - time.monotonic()))
         except asyncio.TimeoutError:
             break
-    delivered = sum(len(got) for got in received)
-    latencies = sorted((at - sent_at[seq]) * 1000 for got in received for seq, at in got.items())
-    last = max((at for got in received for at in got.values()), default=first)
-    # Per message, in sending order: when its last delivery arrived (where a tail comes from).
-    fanout_by_seq = [max((got[seq] for got in received if seq in got), default=sent) - sent
-                     for seq, sent in sorted(sent_at.items())]
-    fanout = sorted(fanout_by_seq)
-    fanout_median = fanout[len(fanout) // 2] if fanout else 0.0
     for task in readers + [drain]:
         task.cancel()
     for conn in subs + [sender]:
@@ -331,13 +335,38 @@ async def broadcast(opts):
     return {
         "kind": "result", "subscribers": opts.subscribers, "messages": opts.messages, "rate": opts.rate,
         "connect_batch": opts.connect_batch, "subscribers_per_pid": pids,
+        **broadcast_figures(sent_at, received, opts.subscribers),
+    }
+
+
+def broadcast_figures(sent_at, received, subscribers):
+    """The figures of a broadcast run. ``sent_at``: {seq: send time}; ``received``: per subscriber,
+    {seq: arrival time} (times in seconds, one clock; arrivals of a seq not sent are ignored);
+    ``subscribers``: how many there were, each meant to get every message.
+
+    Per delivery: arrival minus send. Per message: the time until its last subscriber had it, over
+    the messages every subscriber got; the others are counted in messages_incomplete (and are None
+    in message_ms_by_seq, which lists every message in sending order). deliveries_per_s: every
+    delivery over the time from the first send to the last arrival."""
+    delivery_ms, by_seq = [], []
+    incomplete = delivered = 0
+    last = first = min(sent_at.values(), default=0.0)
+    for seq, sent in sorted(sent_at.items()):
+        arrivals = [got[seq] for got in received if seq in got]
+        delivered += len(arrivals)
+        delivery_ms.extend((at - sent) * 1000 for at in arrivals)
+        last = max([last] + arrivals)
+        complete = bool(arrivals) and len(arrivals) >= subscribers
+        incomplete += len(arrivals) < subscribers
+        by_seq.append((max(arrivals) - sent) * 1000 if complete else None)
+    expected = subscribers * len(sent_at)
+    return {
         "expected": expected, "delivered": delivered, "lost": expected - delivered,
         "deliveries_per_s": round(delivered / max(last - first, 1e-6), 1),
-        "fanout_ms_median": round(fanout_median * 1000, 1),
-        "fanout_ms_by_message": [round(value * 1000, 1) for value in fanout_by_seq],
-        "fanout_deliveries_per_s": round(opts.subscribers / fanout_median, 1) if fanout_median else None,
-        "latency_ms_p50": _pct(latencies, 50), "latency_ms_p99": _pct(latencies, 99),
-        "latency_ms_max": round(latencies[-1], 1) if latencies else None,
+        "delivery_ms": _summary(delivery_ms),
+        "message_ms": _summary([value for value in by_seq if value is not None]),
+        "messages_incomplete": incomplete,
+        "message_ms_by_seq": [None if value is None else round(value, 1) for value in by_seq],
     }
 
 
@@ -349,6 +378,12 @@ def _pct(values, pct):
     if not values:
         return None
     return round(values[min(len(values) - 1, max(0, math.ceil(pct / 100 * len(values)) - 1))], 1)
+
+
+def _summary(values):
+    """{"p50", "p99", "max"} of ``values`` (any order), nearest rank, rounded; None values when empty."""
+    values = sorted(values)
+    return {"p50": _pct(values, 50), "p99": _pct(values, 99), "max": _pct(values, 100)}
 
 
 def emit(obj):
@@ -373,8 +408,8 @@ def parse_args(argv):
     cast.add_argument("--subscribers", type=int, default=1000)
     cast.add_argument("--connect-rate", type=float, default=200.0, help="subscribers per second at most")
     cast.add_argument("--connect-batch", type=int, default=50, help="subscribers connecting concurrently")
-    cast.add_argument("--messages", type=int, default=20)
-    cast.add_argument("--rate", type=float, default=1.0, help="messages sent per second")
+    cast.add_argument("--messages", type=int, default=200)
+    cast.add_argument("--rate", type=float, default=2.0, help="messages sent per second")
     return parser.parse_args(argv)
 
 
