@@ -3,6 +3,7 @@
 import json
 import pathlib
 import re
+import subprocess
 import time
 
 import yaml
@@ -73,15 +74,57 @@ def all_running(host, old_pids=None):
     return not old_pids or not {pid for _state, pid in status.values()} & set(old_pids)
 
 
+def assert_every_dropped_client_reconnected(load):
+    """The steady load's WebSocket clients: every dropped one reconnected and every client opened
+    is open at the end (failed reconnect attempts on the way are allowed)."""
+    ws = load.result["ws"]
+    assert ws["reconnected"] == ws["dropped"], "%s\n%s" % (load, ws["events"])
+    assert ws["still_open"] == ws["opened"], load
+
+
 def assert_dropped_clients_reconnected(load, none_dropped):
     """The steady load's WebSocket clients: some were dropped (else ``none_dropped``, a message
     with one %s for the load, fails the test), every dropped one reconnected, none failed to, and
     every client opened is open at the end."""
     ws = load.result["ws"]
     assert ws["dropped"] > 0, none_dropped % load
-    assert ws["reconnected"] == ws["dropped"], load
+    assert_every_dropped_client_reconnected(load)
     assert ws["failed_reconnects"] == 0, "%s\n%s" % (load, ws["events"])
-    assert ws["still_open"] == ws["opened"], load
+
+
+# --- the results file: what each fault cost in this run --------------------------------------------
+
+RESULTS_FILE = PROJECT / ".cache" / "faults" / "results.json"
+_results = {}
+
+
+def _git_revision():
+    proc = subprocess.run(["git", "-C", str(PROJECT), "describe", "--always", "--dirty"],
+                          capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or None
+
+
+def record_result(load, **figures):
+    """Write what the fault of ``load`` (a conftest ``LoadRun``) cost into RESULTS_FILE
+    (.cache/faults/results.json), beside the faults recorded before it in this pytest run (the
+    first one of a run starts the file afresh): the load's counters, the test's notes, its FAULT
+    line and ``figures`` (the test's own measurements, in seconds or counts). The tests assert the
+    targets; this file is where the measured figures of the last run are read from."""
+    if not _results:
+        _results.update(started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), git=_git_revision(),
+                        faults={})
+    entry = {"summary": load.summary(), "notes": dict(load.notes), "figures": figures}
+    if load.result is None:
+        entry["http"] = entry["ws"] = None  # the generator died (with its container): nothing counted
+    else:
+        http, ws = load.result["http"], load.result["ws"]
+        entry["http"] = {key: http[key] for key in ("sent", "ok", "failed")}
+        entry["ws"] = {key: ws[key] for key in ("opened", "dropped", "reconnected", "failed_reconnects", "still_open")}
+    _results["faults"][load.name] = entry
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    partial = RESULTS_FILE.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(_results, indent=2) + "\n", encoding="utf-8")
+    partial.replace(RESULTS_FILE)
 
 
 def site_answers(host):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import host_time, run_playbook, steady_load
-from faults_helpers import CHAT_SITES, main_pid
+from faults_helpers import CHAT_SITES, main_pid, record_result
 
 CHANGED_BODY_SIZE = "20m"
 DEFAULT_BODY_SIZE = "10m"  # nginx_client_max_body_size's default
@@ -36,6 +36,7 @@ def invalid(host):
         proc = run_playbook("nginx.yml", extra_vars={"nginx_sites": BROKEN_SITES})
         time.sleep(1)
     after = {"master": main_pid(host, "nginx"), "files": host.check_output(NGINX_FILES_CMD)}
+    record_result(load)
     return {"proc": proc, "load": load, "before": before, "after": after}
 
 
@@ -55,6 +56,7 @@ def reloads(host, invalid):
             load.notes["nginx run %d" % len(runs)] = "rc %d in %.0f s" % (proc.returncode, host_time(host) - started)
             workers.append(_worker_pids(host))
         time.sleep(1)
+    record_result(load)
     return {"runs": runs, "load": load, "masters": (master, main_pid(host, "nginx")), "workers": workers}
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import host_time, run_playbook, steady_load
 from faults_helpers import (
     CHAT_DEPLOY, CHAT_SOURCE, SECRET_VARS, assert_dropped_clients_reconnected, current_release, daphne_pids,
-    scenario_secrets,
+    record_result, scenario_secrets,
 )
 
 
@@ -37,6 +37,7 @@ def redeploy(host, new_source):
         load.notes["converge"] = "rc %d in %.0f s" % (proc.returncode, host_time(host) - started)
         time.sleep(2)
     after = {"release": current_release(host), "pids": daphne_pids(host)}
+    record_result(load)
     return {"proc": proc, "load": load, "before": before, "after": after}
 
 

@@ -1,12 +1,13 @@
 """kill -9 of one Daphne process under load: supervisord starts a new one within 5 s, no request
-started after the kill fails, the killed process's WebSocket clients reconnect."""
+started after the kill fails (a request the killed process was answering at that moment may), only
+the killed process's WebSocket clients drop, and they reconnect."""
 
 import time
 
 import pytest
 
 from conftest import host_time, steady_load
-from faults_helpers import all_running, assert_dropped_clients_reconnected, daphne_pids, wait_until
+from faults_helpers import all_running, assert_dropped_clients_reconnected, daphne_pids, record_result, wait_until
 
 BACK_WITHIN = 5
 
@@ -25,6 +26,9 @@ def kill(host):
         back_after = wait_until(lambda: all_running(host, [pids[victim]]), 20)
         load.notes["back RUNNING after"] = "%s s" % back_after
         time.sleep(2)
+    record_result(load, back_running_after_s=back_after,
+                  failed_requests_started_before_the_kill=len(load.result["http"]["failures"])
+                  - len(load.http_failures_after(killed_at)))
     return {"load": load, "victim": victim, "old_pids": pids, "new_pids": daphne_pids(host),
             "killed_at": killed_at, "back_after": back_after}
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import host_time, parse_json_output, run_playbook, steady_load
-from faults_helpers import current_release, daphne_pids
+from faults_helpers import current_release, daphne_pids, record_result
 
 # The last main before the roles' redesign (stock modules, stamps, layered platform variables).
 PREVIOUS = "4328df5"
@@ -39,6 +39,7 @@ def upgrade(host, previous_collection):
         load.notes["converge"] = "rc %d in %.0f s" % (proc.returncode, host_time(host) - started)
         time.sleep(2)
     after = {"release": current_release(host), "pids": daphne_pids(host)}
+    record_result(load)
     again = run_playbook("converge.yml", json_output=True)
     return {"proc": proc, "load": load, "before": before, "after": after, "again": again}
 

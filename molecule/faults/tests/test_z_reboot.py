@@ -6,6 +6,7 @@ answered."""
 import pytest
 
 from conftest import reboot, steady_load
+from faults_helpers import record_result
 from reboot_checks import ANSWER_WITHIN, RebootChecks
 
 
@@ -19,4 +20,5 @@ def rebooted(host):
         state, answered_after, answer = reboot(host, answer_within=ANSWER_WITHIN)
         load.notes["systemd"] = state
         load.notes["site answered after"] = "%s s" % (None if answered_after is None else round(answered_after, 1))
+    record_result(load, answered_after_s=None if answered_after is None else round(answered_after, 1))
     return {"load": load, "state": state, "answered_after": answered_after, "answer": answer}
