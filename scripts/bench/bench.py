@@ -13,7 +13,7 @@ alternating within the pairs), WebSockets held through nginx (scripts/bench/wslo
 several processes and source addresses), then, once the Daphne processes are idle again (no
 connection left, < 5 % CPU), a chat room broadcast (wsload.py broadcast); the container is
 removed after.
-Writes .cache/bench/results.{json,md}, the same pair named <date>-<revision>-<configurations>
+Writes .cache/bench/results.{json,md}, the same pair named <date>-<revision>[-dirty]-<configurations>
 (what docs/bench-results/ keeps), and connections.png. Exit status 1 when a judged configuration
 falls below a floor (each one printed); a missed target is reported, not an error.
 
@@ -493,7 +493,7 @@ def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv, configs)
     os.makedirs(OUT, exist_ok=True)
     started = time.monotonic()
-    chosen = opts.only or sorted(configs)
+    chosen = sorted(set(opts.only)) if opts.only else sorted(configs)
     results = {"machine": machine(), "settings": {k: v for k, v in vars(opts).items() if k not in ("keep",)},
                "configurations": {name: {k: v for k, v in configs[name].items() if k != "setup"}
                                   for name in chosen},
