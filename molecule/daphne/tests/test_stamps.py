@@ -3,6 +3,8 @@ pass its health check) leaves the other processes on the old environment; the ne
 nothing left to change on disk, restarts exactly those, because each process carries the stamp of
 what it was started with. The fixture restores the converged state at the end."""
 
+import re
+
 import pytest
 
 from conftest import run_playbook
@@ -20,9 +22,10 @@ def interrupted(ansible_vars_all):
     hosts = all_hosts()
     environment = dict(ansible_vars_all["daphne_environment"], **{MARKER: "1"})
     before = {name: processes(h) for name, h in hosts.items()}
-    # The health path answers 404: the first process restarts, fails its check, the play stops.
+    # The health path answers 404, and only 200 is accepted: the first process restarts, fails its
+    # check, the play stops.
     failed = run_playbook("converge.yml", extra_vars={
-        "daphne_environment": environment, "daphne_health_path": "/no-such-page-here/",
+        "daphne_environment": environment, "daphne_health_path": "/no-such-page-here/", "daphne_health_status": [200],
         "daphne_health_timeout": 3})
     half = {name: wait_all_running(h) for name, h in hosts.items()}
     completed = run_playbook("converge.yml", extra_vars={"daphne_environment": environment})
@@ -52,6 +55,15 @@ def test_the_interrupted_run_restarted_only_the_first_process(host, interrupted)
     before, half = interrupted["before"][name], interrupted["half"][name]
     restarted = sorted(p for p in half if half[p][1] != before[p][1])
     assert restarted == [first(before)], (before, half)
+
+
+def test_the_failed_health_check_names_the_process_the_status_and_the_variables(interrupted):
+    out = " ".join(interrupted["failed"].stdout.split())  # the YAML callback folds long messages
+    assert re.search(r"%s:%s\d+ did not answer GET /no-such-page-here/ \(Host localhost\)" % (PROGRAM, PROGRAM), out), (
+        out[-3000:])
+    assert "with an accepted status (200)" in out and "it got 404" in out, out[-3000:]
+    assert all(name in out for name in ("daphne_health_path", "daphne_health_host", "daphne_health_status")), (
+        out[-3000:])
 
 
 def test_the_next_run_succeeds(interrupted):
