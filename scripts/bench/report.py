@@ -60,7 +60,9 @@ FIGURES = [
      _pair(_http("nginx", "p50_ms"), _http("nginx", "p99_ms")), None, None, True),
     ("  latency direct p50 / p99 (ms; p99 of the worst round)",
      _pair(_http("direct", "p50_ms"), _http("direct", "p99_ms")), None, None, True),
-    ("Broadcast: deliveries/s", lambda r: r["broadcast"]["deliveries_per_s"], None, None, False),
+    ("Broadcast: what stopped it (none: every subscriber joined and the messages were sent)",
+     lambda r: r["broadcast"].get("error", "none"), None, None, True),
+    ("  deliveries/s", lambda r: r["broadcast"]["deliveries_per_s"], None, None, False),
     ("  per delivery: latency p50 (ms)", lambda r: r["broadcast"]["delivery_ms"]["p50"], None, None, False),
     ("  per delivery: latency p99 (ms)", lambda r: r["broadcast"]["delivery_ms"]["p99"], ("<=", 250), ("<=", 150),
      True),
@@ -157,7 +159,8 @@ def evaluate(results, readme_only=False):
 
 def _header(results):
     judged = _judged(results)
-    head = ["Figure"] + list(results["configs"]) + ["floor", "target"] + ["%s" % name for name in judged]
+    verdicts = ["%s: verdict" % name for name in judged]
+    head = ["Figure"] + list(results["configs"]) + ["floor", "target"] + verdicts
     return ["| %s |" % " | ".join(head), "|---|" + "---:|" * len(results["configs"]) + "---|---|" + "---|" * len(judged)]
 
 
@@ -194,22 +197,25 @@ def markdown(results):
     return "\n".join(lines + _table(results, rows)) + "\n"
 
 
-def readme_block(results, path):
-    """The body of a <!-- bench-results: path --> block: the figures marked for the README."""
+def readme_block(results, path, doc_dir=""):
+    """The body of a <!-- bench-results: path --> block (``path`` from the repository's root) in a
+    document in ``doc_dir`` (from the root): the figures marked for the README."""
     rows, _below, _missed = evaluate(results, readme_only=True)
     m = results["machine"]
-    lines = ["From [%s](%s) (git %s, %s; every figure in the file):" % (os.path.basename(path), path,
+    link = os.path.relpath(path, doc_dir or ".")
+    lines = ["From [%s](%s) (git %s, %s; every figure in the file):" % (os.path.basename(path), link,
                                                                          m["git_head"], m["date"]), ""]
     lines += _configs_lines(results) + ["", _settings_line(results), ""] + _table(results, rows)
     return "\n".join(lines) + "\n"
 
 
-def update_blocks(text, root=ROOT):
-    """``text`` with every bench-results block regenerated from the file it names."""
+def update_blocks(text, doc_dir="", root=ROOT):
+    """``text`` (a document in ``doc_dir``) with every bench-results block regenerated from the
+    file it names."""
     def fill(match):
         with open(os.path.join(root, match.group("file")), encoding="utf-8") as handle:
             results = json.load(handle)
-        return match.group(1) + readme_block(results, match.group("file")) + match.group(4)
+        return match.group(1) + readme_block(results, match.group("file"), doc_dir) + match.group(4)
     return MARKER.sub(fill, text)
 
 
@@ -273,7 +279,7 @@ def update_docs(root=ROOT):
     for path in [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md"))):
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-        new = update_blocks(text, root)
+        new = update_blocks(text, os.path.relpath(os.path.dirname(path), root), root)
         if new != text:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(new)

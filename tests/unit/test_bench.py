@@ -339,7 +339,8 @@ def test_the_docs_quote_at_least_one_results_file():
 def test_a_results_table_in_the_docs_is_its_files(report, path, match):
     """Each published table is what its committed results file gives (python scripts/bench/report.py readme)."""
     results = json.loads((REPO / match.group("file")).read_text())
-    assert match.group("body") == report.readme_block(results, match.group("file")), (
+    doc_dir = str(path.parent.relative_to(REPO))
+    assert match.group("body") == report.readme_block(results, match.group("file"), doc_dir), (
         "%s: the table differs from %s: run python scripts/bench/report.py readme" % (path, match.group("file")))
 
 
