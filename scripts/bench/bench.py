@@ -340,7 +340,8 @@ def hold_phase(name, opts):
         "errors": [r["error"] for r in results if "error" in r],
         "processes": opts.processes, "rate_per_s": opts.rate, "hold_s": opts.hold,
         "ramp_s": max((r.get("ramp_s", 0) for r in results), default=0),
-        "handshake_ms_p99_max": max((r.get("handshake_ms_p99") or 0 for r in results), default=None),
+        "handshake_ms_p99_max": max((r["handshake_ms_p99"] for r in results if r.get("handshake_ms_p99") is not None),
+                                    default=None),
         "samples": len(load.samples),
         **memory_figures(before, load.samples, held),
         "daphne_established": per_pid,
@@ -504,7 +505,8 @@ def main(argv=None):
     for config in chosen:
         try:
             results["configs"][config] = bench_config(config, configs[config], opts)
-        except (RuntimeError, subprocess.CalledProcessError, ValueError, AttributeError) as exc:
+        except (RuntimeError, subprocess.CalledProcessError, ValueError, AttributeError, IndexError, KeyError,
+                OSError) as exc:
             detail = getattr(exc, "stderr", "") or ""
             results["configs"][config] = {"error": "%s: %s %s" % (exc.__class__.__name__, exc, detail[-500:])}
             log("%s: FAILED %s" % (config, results["configs"][config]["error"]))

@@ -64,6 +64,7 @@ class Conn:
         self.buffer = b""  # for wsclient.WebSocket._frame_from_buffer
         self.pongs = {}
         self.read_at = None  # time.monotonic() of the last read: when the frames it completed arrived
+        self.dropped = False  # counted as a drop by the hold
 
     def send(self, opcode, payload=b""):
         wsclient.WebSocket.send(self, opcode, payload)
@@ -192,6 +193,7 @@ class Hold:
             if not self.ending:
                 self.dropped += 1
                 self.drop_reasons.add(_reason(exc))
+                conn.dropped = True  # counted here, not again by the final check
                 conn.close()  # its socket, not kept open until the process ends
         self.open.discard(conn)
 
@@ -233,7 +235,8 @@ async def hold(opts):
     held_before_check = len(state.open)
     conns, answered = await state.final_check()
     state.ending = True
-    unanswered = len(conns) - answered
+    # a connection that closed during the check was counted as it dropped
+    unanswered = len([conn for conn in conns if not conn.dropped]) - answered
     state.dropped += unanswered
     if unanswered:
         state.drop_reasons.add("no pong to the final ping", unanswered)
