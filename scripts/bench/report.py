@@ -147,8 +147,8 @@ def evaluate(results, readme_only=False):
         for name in judged:
             said = verdict(values[name], floor, target)
             verdicts.append(said)
-            text = "%s: %s: %s (floor %s, target %s)" % (name, figure.strip(), _fmt(values[name]),
-                                                          _bound(floor) or "none", _bound(target) or "none")
+            text = "%s: %s: %s (floor %s, target %s)" % (
+                name, figure.strip(), _fmt(values[name]), _bound(floor) or "none", _bound(target) or "none")
             if said == "below floor":
                 below.append(text)
             elif said == "missed":
@@ -203,8 +203,8 @@ def readme_block(results, path, doc_dir=""):
     rows, _below, _missed = evaluate(results, readme_only=True)
     m = results["machine"]
     link = os.path.relpath(path, doc_dir or ".")
-    lines = ["From [%s](%s) (git %s, %s; every figure in the file):" % (os.path.basename(path), link,
-                                                                         m["git_head"], m["date"]), ""]
+    lines = ["From [%s](%s) (git %s, %s; every figure in the file):" % (
+        os.path.basename(path), link, m["git_head"], m["date"]), ""]
     lines += _configs_lines(results) + ["", _settings_line(results), ""] + _table(results, rows)
     return "\n".join(lines) + "\n"
 
