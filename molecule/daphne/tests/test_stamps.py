@@ -58,7 +58,9 @@ def test_the_interrupted_run_restarted_only_the_first_process(host, interrupted)
 
 
 def test_the_failed_health_check_names_the_process_the_status_and_the_variables(interrupted):
-    out = " ".join(interrupted["failed"].stdout.split())  # the YAML callback folds long messages
+    failed = interrupted["failed"]
+    # the failure goes to stderr; the YAML callback folds long messages
+    out = " ".join((failed.stdout + failed.stderr).split())
     assert re.search(r"%s:%s\d+ did not answer GET /no-such-page-here/ \(Host localhost\)" % (PROGRAM, PROGRAM), out), (
         out[-3000:])
     assert "with an accepted status (200)" in out and "it got 404" in out, out[-3000:]
