@@ -43,6 +43,16 @@ def served_by(host, count):
     return served
 
 
+@pytest.mark.parametrize("name", ["cluster-redis", "cluster-app2"])
+def test_site_was_deployed_by_a_user_with_sudo(name):
+    """The inventory connects to these hosts as `deploy` (a sudo user, not root), and the converge,
+    idempotence and check runs before these tests passed that way: the site playbook became root
+    by itself. Ansible's own temporary directory in that user's home shows it connected there."""
+    other = other_host(name)
+    assert other.check_output("id -un") == "deploy"
+    assert other.file("/home/deploy/.ansible/tmp").is_directory
+
+
 def test_nginx_balances_over_both_app_hosts(host):
     config = host.run("nginx -T").stdout
     upstream = config[config.index("upstream channels-backend"):]

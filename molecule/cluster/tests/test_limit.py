@@ -1,0 +1,78 @@
+"""`--limit` to one host of the site: the run passes, says which hosts of the site it leaves out,
+wires the limited host to them as a full run does (so a converged host reports no change: the
+app's environment keeps the channel layer's URL, nginx keeps both upstreams), and touches no
+other host. A Redis host the limit leaves out gives the app hosts the client details it keeps;
+without them the run stops and says what to do."""
+
+import os
+
+import pytest
+import testinfra
+from conftest import failure_message, parse_json_output, run_playbook
+
+SITE_HOSTS = {"cluster-redis", "cluster-app1", "cluster-app2"}
+SKIP_TASK = "Say which hosts of the site --limit leaves out"
+KEPT_DETAILS = "/etc/asgi-channels/redis-client.json"
+
+
+def _task_results(result, name):
+    for play in result["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == name:
+                yield from task["hosts"].values()
+
+
+def _changed_tasks(result):
+    for play in result["plays"]:
+        for task in play["tasks"]:
+            for hostname, res in task["hosts"].items():
+                if res.get("changed"):
+                    yield "%s: %s" % (hostname, task["task"]["name"])
+
+
+@pytest.fixture(scope="module", params=["cluster-app2", "cluster-app1"])
+def limited_run(request):
+    """A converge limited to one app host (cluster-app1 is also the site's web host)."""
+    proc = run_playbook("converge.yml", limit=request.param, json_output=True)
+    return request.param, proc, parse_json_output(proc)
+
+
+def test_limited_run_passes(limited_run):
+    limit, proc, result = limited_run
+    failed = {h: s for h, s in result["stats"].items() if s["failures"] or s["unreachable"]}
+    assert not failed, "--limit %s failed on %s:\n%s" % (limit, failed, proc.stderr[-3000:])
+
+
+def test_limited_run_reaches_only_the_limited_host(limited_run):
+    limit, _, result = limited_run
+    assert set(result["stats"]) == {limit}
+
+
+def test_limited_run_says_which_hosts_it_leaves_out(limited_run):
+    limit, _, result = limited_run
+    messages = [res.get("msg", "") for res in _task_results(result, SKIP_TASK)]
+    assert len(messages) == 1, messages
+    for other in SITE_HOSTS - {limit}:
+        assert other in messages[0], messages[0]
+    assert limit not in messages[0].split(":")[0], messages[0]
+
+
+def test_limited_run_on_a_converged_host_changes_nothing(limited_run):
+    # The channel layer's URL (from the Redis host's kept details) and nginx's upstreams (from the
+    # other app host's facts) come out as in a full run: nothing to change.
+    _, _, result = limited_run
+    changed = list(_changed_tasks(result))
+    assert not changed, "\n".join(changed)
+
+
+def test_limited_run_without_the_redis_hosts_kept_details_names_what_to_do():
+    redis = testinfra.get_host("ansible://cluster-redis?sudo=true",
+                               ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    assert redis.run("mv %s %s.moved" % (KEPT_DETAILS, KEPT_DETAILS)).rc == 0
+    try:
+        proc = run_playbook("converge.yml", limit="cluster-app2")
+    finally:
+        assert redis.run("mv %s.moved %s" % (KEPT_DETAILS, KEPT_DETAILS)).rc == 0
+    assert proc.returncode != 0
+    message = failure_message(proc)
+    assert "cluster-redis" in message and "--limit" in message, message
