@@ -1,8 +1,9 @@
-"""WebSocket consumers: a chat room broadcasting through the channel layer, and an echo."""
+"""WebSocket consumers: a chat room broadcasting through the channel layer, an echo, and a
+round trip through a background worker (``manage.py runworker chat-background``)."""
 
 import json
 
-from channels.consumer import get_handler_name
+from channels.consumer import AsyncConsumer, get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .identity import identity
@@ -90,3 +91,35 @@ class EchoConsumer(NoDatabaseMixin, AsyncWebsocketConsumer):
             return
         me = identity()
         await self.send(text_data=json.dumps({"echo": text_data, "pid": me["pid"], "process": me["process"]}))
+
+
+BACKGROUND_CHANNEL = "chat-background"
+
+
+class BackgroundProbeConsumer(NoDatabaseMixin, AsyncWebsocketConsumer):
+    """/ws/background/: hands every text frame to the background worker through the channel layer
+    and sends back what the worker answers: {"background": text, "worker": its identity}."""
+
+    async def connect(self):
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            return
+        await self.channel_layer.send(
+            BACKGROUND_CHANNEL,
+            {"type": "background.echo", "text": text_data[:MAX_MESSAGE], "reply_to": self.channel_name},
+        )
+
+    async def background_reply(self, event):
+        await self.send(text_data=json.dumps({"background": event["text"], "worker": event["worker"]}))
+
+
+class BackgroundConsumer(NoDatabaseMixin, AsyncConsumer):
+    """The worker's consumer of the ``chat-background`` channel (``manage.py runworker
+    chat-background``): answers each message to the consumer that sent it."""
+
+    async def background_echo(self, message):
+        await self.channel_layer.send(
+            message["reply_to"], {"type": "background.reply", "text": message["text"], "worker": identity()}
+        )

@@ -1,5 +1,6 @@
 """ASGI entry point, built like the Channels deployment guide's: HTTP goes to Django, WebSockets
-through the origin check and the auth stack to the chat app's URL router."""
+through the origin check and the auth stack to the chat app's URL router, and the background
+worker's channel (``manage.py runworker chat-background``) to its consumer."""
 
 import os
 
@@ -10,14 +11,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "channel": ChannelNameRouter(channel_routes),
     }
 )

@@ -1,0 +1,74 @@
+"""The release's other long-running processes (daphne_workers): the sample app's background worker
+(`manage.py runworker chat-background`) runs on each app host under supervisor, as the app user,
+from the current release, logs beside Daphne's, answers through the channel layer, and restarts
+on a deploy that changes what its processes start with (here the launcher, by a run limited to
+one app host), then answers again."""
+
+import json
+import os
+
+import pytest
+import testinfra
+from conftest import failure_message, run_playbook, supervisor_status, wsclient
+
+testinfra_hosts = ["ansible://cluster-app1"]
+
+APP_HOSTS = ["cluster-app1", "cluster-app2"]
+WORKER = "asgi-background:asgi-background_0"
+ORIGIN = "--host-header localhost --origin http://localhost"
+
+
+def app_host(name):
+    return testinfra.get_host("ansible://%s?sudo=true" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def background_round_trip(host, text):
+    result = wsclient(host, "probe ws://127.0.0.1/ws/background/ %s --send %s --expect %s" % (ORIGIN, text, text))
+    assert result["ok"], result
+    return json.loads(result["reply"])
+
+
+@pytest.mark.parametrize("name", APP_HOSTS)
+def test_worker_runs_under_supervisor(name):
+    state, pid = supervisor_status(app_host(name), "asgi-background:")[WORKER]
+    assert state == "RUNNING" and pid
+
+
+@pytest.mark.parametrize("name", APP_HOSTS)
+def test_worker_runs_as_the_app_user_from_the_current_release(name):
+    other = app_host(name)
+    pid = supervisor_status(other, "asgi-background:")[WORKER][1]
+    assert other.process.get(pid=pid).user == "daphne"
+    current = other.file("/srv/asgi/current").linked_to
+    assert other.file("/proc/%d/cwd" % pid).linked_to == current
+
+
+@pytest.mark.parametrize("name", APP_HOSTS)
+def test_worker_logs_beside_daphne(name):
+    log = app_host(name).file("/var/log/daphne/asgi-background.log")
+    assert log.is_file and "chat-background" in log.content_string
+
+
+def test_worker_answers_through_the_channel_layer(host):
+    reply = background_round_trip(host, "to-the-worker")
+    assert reply["background"] == "to-the-worker"
+    assert reply["worker"]["process"] == "asgi-background_0"
+    assert reply["worker"]["host"] in APP_HOSTS
+
+
+def test_worker_restarts_on_a_deploy_that_changes_its_start(host):
+    """A run limited to cluster-app2 that changes the launcher (daphne_access_log flipped) restarts
+    the worker there with the new files; a second run puts the launcher back (restarting again)."""
+    app2 = app_host("cluster-app2")
+    before = supervisor_status(app2, "asgi-background:")[WORKER][1]
+    changed = run_playbook("converge.yml", limit="cluster-app2", extra_vars={"daphne_access_log": False})
+    after_change = supervisor_status(app2, "asgi-background:")[WORKER][1]
+    restored = run_playbook("converge.yml", limit="cluster-app2")
+    assert changed.returncode == 0, failure_message(changed)
+    assert restored.returncode == 0, failure_message(restored)
+    after_restore = supervisor_status(app2, "asgi-background:")[WORKER][1]
+    assert len({before, after_change, after_restore}) == 3
+    stamps = app2.check_output("/srv/asgi/bin/daphne-run stamp %d" % after_restore).splitlines()
+    assert stamps[0].split()[-1] == stamps[1].split()[-1], stamps
+    for _ in range(4):  # either host's worker may answer; both must be back
+        assert background_round_trip(host, "after-restart")["background"] == "after-restart"
