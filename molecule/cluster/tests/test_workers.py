@@ -18,8 +18,13 @@ WORKER = "asgi-background:asgi-background_0"
 ORIGIN = "--host-header localhost --origin http://localhost"
 
 
+# cluster-app2 is deployed by a user with sudo (prepare.yml), cluster-app1 by root without sudo
+SUDO_HOSTS = {"cluster-app2"}
+
+
 def app_host(name):
-    return testinfra.get_host("ansible://%s?sudo=true" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    spec = "ansible://%s%s" % (name, "?sudo=true" if name in SUDO_HOSTS else "")
+    return testinfra.get_host(spec, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def background_round_trip(host, text):
