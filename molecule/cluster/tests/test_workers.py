@@ -45,7 +45,7 @@ def test_worker_runs_as_the_app_user_from_the_current_release(name):
     pid = supervisor_status(other, "asgi-background:")[WORKER][1]
     assert other.process.get(pid=pid).user == "daphne"
     current = other.file("/srv/asgi/current").linked_to
-    assert other.file("/proc/%d/cwd" % pid).linked_to == current
+    assert other.check_output("readlink /proc/%d/cwd" % pid) == current
 
 
 @pytest.mark.parametrize("name", APP_HOSTS)
