@@ -1,0 +1,104 @@
+"""A private git repository over SSH (prepare.yml: the sample app served by user git on
+cluster-redis to one deploy key only): cluster-app2 is deployed from it with the deploy key and the
+server's host key (a run limited to it), the key stays root-only on the host and out of the output,
+a wrong host key stops the fetch with the variables to look at, and the server refuses a fetch
+without the key. The module's last step deploys cluster-app2 from its local source again (the
+release kept from the converge), so the tests after it see the converged site."""
+
+import json
+import os
+
+import pytest
+import testinfra
+from conftest import failure_message, run_playbook, wsclient
+
+testinfra_hosts = ["ansible://cluster-app1"]
+
+REPO = "git@cluster-redis:/srv/git/chat.git"
+KEY_FILE = "/etc/daphne/asgi.git-key"
+ORIGIN = "--host-header localhost --origin http://localhost"
+
+
+def sudo_host(name):
+    return testinfra.get_host("ansible://%s?sudo=true" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+@pytest.fixture(scope="module")
+def server():
+    redis = sudo_host("cluster-redis")
+    key = redis.file("/root/deploy-key").content_string
+    host_key = redis.file("/etc/ssh/ssh_host_ed25519_key.pub").content_string.split()
+    return {"key": key, "known_hosts": ["cluster-redis %s %s" % (host_key[0], host_key[1])]}
+
+
+def git_vars(server, **overrides):
+    extra = {
+        "daphne_source_type": "git",
+        "daphne_git_repo": REPO,
+        "daphne_git_version": "main",
+        "daphne_git_key": server["key"],
+        "daphne_git_known_hosts": server["known_hosts"],
+    }
+    extra.update(overrides)
+    return extra
+
+
+@pytest.fixture(scope="module")
+def git_deploy(server):
+    app2 = sudo_host("cluster-app2")
+    local_release = app2.file("/srv/asgi/current").linked_to
+    proc = run_playbook("converge.yml", limit="cluster-app2", extra_vars=git_vars(server), verbosity=1)
+    git_release = app2.file("/srv/asgi/current").linked_to
+    yield {"proc": proc, "local_release": local_release, "git_release": git_release}
+    restored = run_playbook("converge.yml", limit="cluster-app2")
+    assert restored.returncode == 0, failure_message(restored)
+    assert app2.file("/srv/asgi/current").linked_to == local_release
+
+
+def test_deploy_from_the_private_repository_passes(git_deploy):
+    assert git_deploy["proc"].returncode == 0, failure_message(git_deploy["proc"])
+
+
+def test_deployed_release_is_the_repositorys_commit(git_deploy):
+    app2 = sudo_host("cluster-app2")
+    assert git_deploy["git_release"] != git_deploy["local_release"]
+    head = app2.check_output("git -C %s rev-parse HEAD" % git_deploy["git_release"])
+    served = sudo_host("cluster-redis").check_output("git -C /srv/git/chat.git rev-parse main")
+    assert head == served
+
+
+def test_site_serves_the_git_release_from_the_app_host(host, git_deploy):
+    result = wsclient(host, "http http://127.0.0.1/health/ --host-header localhost --count 20 --all-bodies")
+    assert result["ok"], result
+    releases = {json.loads(body)["release"] for body in result["bodies"] if json.loads(body)["host"] == "cluster-app2"}
+    assert releases == {git_deploy["git_release"].rsplit("/", 1)[-1]}
+
+
+def test_deploy_key_is_root_only(git_deploy):
+    key = sudo_host("cluster-app2").file(KEY_FILE)
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+
+
+def test_deploy_key_is_not_in_the_output(server, git_deploy):
+    body = [line for line in server["key"].splitlines() if line and not line.startswith("-----")]
+    output = git_deploy["proc"].stdout + git_deploy["proc"].stderr
+    assert body and not any(line in output for line in body)
+
+
+def test_server_refuses_a_fetch_without_the_deploy_key(git_deploy):
+    probe = sudo_host("cluster-app2").run(
+        "GIT_SSH_COMMAND='ssh -o BatchMode=yes -o UserKnownHostsFile=/etc/daphne/asgi.git-known-hosts' "
+        "git ls-remote %s" % REPO
+    )
+    assert probe.rc != 0 and "Permission denied" in probe.stderr, probe.stderr
+
+
+def test_wrong_host_key_stops_the_fetch_and_names_the_variables(server, git_deploy):
+    app2 = sudo_host("cluster-app2")
+    app2.run_test("rm -f /tmp/other-host-key /tmp/other-host-key.pub")
+    app2.check_output("ssh-keygen -q -t ed25519 -N '' -f /tmp/other-host-key")
+    line = "cluster-redis " + " ".join(app2.file("/tmp/other-host-key.pub").content_string.split()[:2])
+    proc = run_playbook("converge.yml", limit="cluster-app2", extra_vars=git_vars(server, daphne_git_known_hosts=[line]))
+    assert proc.returncode != 0
+    message = failure_message(proc)
+    assert "daphne_git_known_hosts" in message and "daphne_git_key" in message, message
