@@ -44,6 +44,19 @@ CASES = {
     "one-process-with-rolling-restart": ({"daphne_numprocs": 1}, "daphne_numprocs is 1 with daphne_rolling_restart true"),
     "health-status-not-a-status": ({"daphne_health_status": [200, 42]}, "daphne_health_status must list HTTP statuses"),
     "daphne-version-unsupported": ({"daphne_version": "3.0.2"}, "daphne_version must be >= 4.0.0 and < 4.3"),
+    "worker-name-with-a-space": (
+        {"daphne_workers": [{"name": "my worker", "command": ["python", "manage.py", "runworker", "x"]}]},
+        "daphne_workers: each item needs a name"),
+    "worker-names-twice": (
+        {"daphne_workers": [{"name": "w", "command": ["true"]}, {"name": "w", "command": ["false"]}]},
+        "unique among the items"),
+    "worker-without-command": ({"daphne_workers": [{"name": "w", "command": []}]}, "and a command"),
+    "git-key-for-a-local-source": (
+        {"daphne_git_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----"},
+        "daphne_git_key is for a git source over SSH"),
+    "git-key-not-a-key": (
+        {"daphne_source_type": "git", "daphne_git_repo": "git@git.example.com:me/site.git", "daphne_git_key": "hunter2"},
+        "must be a private key's text"),
 }
 
 
