@@ -63,7 +63,8 @@ def test_deployed_release_is_the_repositorys_commit(git_deploy):
     app2 = sudo_host("cluster-app2")
     assert git_deploy["git_release"] != git_deploy["local_release"]
     head = app2.check_output("git -C %s rev-parse HEAD" % git_deploy["git_release"])
-    served = sudo_host("cluster-redis").check_output("git -C /srv/git/chat.git rev-parse main")
+    # the commit the server's repository was made from (its work tree is root's)
+    served = sudo_host("cluster-redis").check_output("git -C /root/chat-work rev-parse main")
     assert head == served
 
 

@@ -44,8 +44,11 @@ def test_worker_runs_as_the_app_user_from_the_current_release(name):
     other = app_host(name)
     pid = supervisor_status(other, "asgi-background:")[WORKER][1]
     assert other.process.get(pid=pid).user == "daphne"
-    current = other.file("/srv/asgi/current").linked_to
-    assert other.check_output("readlink /proc/%d/cwd" % pid) == current
+    # the stamp it started with (its environment) names the release current points to
+    release = other.file("/srv/asgi/current").linked_to.rsplit("/", 1)[-1]
+    disk, started = other.check_output("/srv/asgi/bin/daphne-run stamp %d" % pid).splitlines()
+    assert started.split()[1].split(":")[0] == release, started
+    assert started.split()[1] == disk.split()[1]
 
 
 @pytest.mark.parametrize("name", APP_HOSTS)
