@@ -51,6 +51,9 @@ def test_site_was_deployed_by_a_user_with_sudo(name):
     other = other_host(name)
     assert other.check_output("id -un") == "deploy"
     assert other.file("/home/deploy/.ansible/tmp").is_directory
+    # sudo logged the deploy user's commands as root (the plays became root through it)
+    log = other.run("sudo journalctl --no-pager -q _COMM=sudo").stdout
+    assert re.search(r"deploy : .*USER=root", log), log[-2000:]
 
 
 def test_nginx_balances_over_both_app_hosts(host):

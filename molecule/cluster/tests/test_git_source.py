@@ -10,12 +10,13 @@ import os
 
 import pytest
 import testinfra
-from conftest import failure_message, run_playbook, wsclient
+from conftest import failure_message, run_playbook, supervisor_status, wsclient
 
 testinfra_hosts = ["ansible://cluster-app1"]
 
 REPO = "git@cluster-redis:/srv/git/chat.git"
 KEY_FILE = "/etc/daphne/asgi.git-key"
+WORKER = "asgi-background:asgi-background_0"
 ORIGIN = "--host-header localhost --origin http://localhost"
 
 
@@ -47,9 +48,13 @@ def git_vars(server, **overrides):
 def git_deploy(server):
     app2 = sudo_host("cluster-app2")
     local_release = app2.file("/srv/asgi/current").linked_to
-    proc = run_playbook("converge.yml", limit="cluster-app2", extra_vars=git_vars(server), verbosity=1)
+    worker_before = supervisor_status(app2, "asgi-background:")[WORKER][1]
+    # -vvv: module arguments and results are printed, and must not show the key
+    proc = run_playbook("converge.yml", limit="cluster-app2", extra_vars=git_vars(server), verbosity=3)
     git_release = app2.file("/srv/asgi/current").linked_to
-    yield {"proc": proc, "local_release": local_release, "git_release": git_release}
+    worker_after = supervisor_status(app2, "asgi-background:")[WORKER][1]
+    yield {"proc": proc, "local_release": local_release, "git_release": git_release,
+           "worker_pids": (worker_before, worker_after)}
     restored = run_playbook("converge.yml", limit="cluster-app2")
     assert restored.returncode == 0, failure_message(restored)
     assert app2.file("/srv/asgi/current").linked_to == local_release
@@ -75,6 +80,16 @@ def test_site_serves_the_git_release_from_the_app_host(host, git_deploy):
     assert releases == {git_deploy["git_release"].rsplit("/", 1)[-1]}
 
 
+def test_worker_restarted_onto_the_git_release(git_deploy):
+    # daphne_workers: a deploy that moves current restarts the background worker too, and it
+    # starts from the new release (the stamp it started with names it)
+    before, after = git_deploy["worker_pids"]
+    assert after and after != before
+    app2 = sudo_host("cluster-app2")
+    started = app2.check_output("/srv/asgi/bin/daphne-run stamp %d" % after).splitlines()[1]
+    assert started.split()[1].split(":")[0] == git_deploy["git_release"].rsplit("/", 1)[-1], started
+
+
 def test_deploy_key_is_root_only(git_deploy):
     key = sudo_host("cluster-app2").file(KEY_FILE)
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
@@ -96,9 +111,10 @@ def test_server_refuses_a_fetch_without_the_deploy_key(git_deploy):
 
 def test_wrong_host_key_stops_the_fetch_and_names_the_variables(server, git_deploy):
     app2 = sudo_host("cluster-app2")
-    app2.run_test("rm -f /tmp/other-host-key /tmp/other-host-key.pub")
+    app2.check_output("rm -f /tmp/other-host-key /tmp/other-host-key.pub")
     app2.check_output("ssh-keygen -q -t ed25519 -N '' -f /tmp/other-host-key")
     line = "cluster-redis " + " ".join(app2.file("/tmp/other-host-key.pub").content_string.split()[:2])
+    app2.check_output("rm -f /tmp/other-host-key /tmp/other-host-key.pub")
     proc = run_playbook("converge.yml", limit="cluster-app2", extra_vars=git_vars(server, daphne_git_known_hosts=[line]))
     assert proc.returncode != 0
     message = failure_message(proc)

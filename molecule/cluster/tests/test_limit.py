@@ -75,4 +75,5 @@ def test_limited_run_without_the_redis_hosts_kept_details_names_what_to_do():
         assert redis.run("mv %s.moved %s" % (KEPT_DETAILS, KEPT_DETAILS)).rc == 0
     assert proc.returncode != 0
     message = failure_message(proc)
-    assert "cluster-redis" in message and "--limit" in message, message
+    assert "cluster-redis" in message and "keeps no client details yet" in message, message
+    assert "--limit cluster-app2:cluster-redis" in message, message

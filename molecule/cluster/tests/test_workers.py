@@ -1,15 +1,14 @@
 """The release's other long-running processes (daphne_workers): the sample app's background worker
 (`manage.py runworker chat-background`) runs on each app host under supervisor, as the app user,
-from the current release, logs beside Daphne's, answers through the channel layer, and restarts
-on a deploy that changes what its processes start with (here the launcher, by a run limited to
-one app host), then answers again."""
+from the current release, logs beside Daphne's and answers through the channel layer. Its restart
+on a deploy that moves current is tested with the git source (test_git_source.py)."""
 
 import json
 import os
 
 import pytest
 import testinfra
-from conftest import failure_message, run_playbook, supervisor_status, wsclient
+from conftest import supervisor_status, wsclient
 
 testinfra_hosts = ["ansible://cluster-app1"]
 
@@ -62,21 +61,3 @@ def test_worker_answers_through_the_channel_layer(host):
     assert reply["background"] == "to-the-worker"
     assert reply["worker"]["process"] == "asgi-background_0"
     assert reply["worker"]["host"] in APP_HOSTS
-
-
-def test_worker_restarts_on_a_deploy_that_changes_its_start(host):
-    """A run limited to cluster-app2 that changes the launcher (daphne_access_log flipped) restarts
-    the worker there with the new files; a second run puts the launcher back (restarting again)."""
-    app2 = app_host("cluster-app2")
-    before = supervisor_status(app2, "asgi-background:")[WORKER][1]
-    changed = run_playbook("converge.yml", limit="cluster-app2", extra_vars={"daphne_access_log": False})
-    after_change = supervisor_status(app2, "asgi-background:")[WORKER][1]
-    restored = run_playbook("converge.yml", limit="cluster-app2")
-    assert changed.returncode == 0, failure_message(changed)
-    assert restored.returncode == 0, failure_message(restored)
-    after_restore = supervisor_status(app2, "asgi-background:")[WORKER][1]
-    assert len({before, after_change, after_restore}) == 3
-    stamps = app2.check_output("/srv/asgi/bin/daphne-run stamp %d" % after_restore).splitlines()
-    assert stamps[0].split()[-1] == stamps[1].split()[-1], stamps
-    for _ in range(4):  # either host's worker may answer; both must be back
-        assert background_round_trip(host, "after-restart")["background"] == "after-restart"

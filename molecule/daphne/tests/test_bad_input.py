@@ -50,7 +50,9 @@ CASES = {
     "worker-names-twice": (
         {"daphne_workers": [{"name": "w", "command": ["true"]}, {"name": "w", "command": ["false"]}]},
         "unique among the items"),
-    "worker-without-command": ({"daphne_workers": [{"name": "w", "command": []}]}, "and a command"),
+    "worker-without-command": ({"daphne_workers": [{"name": "w", "command": []}]}, "a command: a non-empty list"),
+    "worker-command-as-a-string": (
+        {"daphne_workers": [{"name": "w", "command": "celery -A mysite worker"}]}, "(not a string)"),
     "git-key-for-a-local-source": (
         {"daphne_git_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----"},
         "daphne_git_key is for a git source over SSH"),
