@@ -148,7 +148,7 @@ def channels_redis_pop_timeout(backend):
     """The blocking pop timeout of a BACKEND that is channels_redis' RedisChannelLayer or a
     subclass of it, else None."""
     try:
-        module_name, _, class_name = backend.rpartition(".")
+        module_name, class_name = backend.rsplit(".", 1)
         cls = getattr(importlib.import_module(module_name), class_name)
         from channels_redis.core import RedisChannelLayer
     except (ImportError, AttributeError, ValueError):
@@ -180,7 +180,7 @@ def project_warnings():
 
 
 def import_application(target):
-    module_name, _, attributes = target.partition(":")
+    module_name, attributes = target.split(":", 1)
     sys.path.insert(0, os.getcwd())  # the release directory
     obj = importlib.import_module(module_name)
     for attribute in attributes.split("."):
