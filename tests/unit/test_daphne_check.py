@@ -17,7 +17,9 @@ CORE = "channels_redis.core.RedisChannelLayer"
 PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
 SECRET = "s3cr%40t-pw"
 URL = "redis://channels:%s@10.0.0.5:6379/0" % SECRET
-SITE_URL = URL + "?max_connections=10000&socket_timeout=30"
+SITE_URL = URL + "?max_connections=10000&socket_connect_timeout=30&socket_timeout=30"
+GOOD = {"socket_timeout": 30, "max_connections": 10000, "socket_connect_timeout": 30}
+ALL = ["max_connections", "socket_connect_timeout", "socket_timeout"]
 HOST0 = "CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]"
 
 
@@ -37,21 +39,24 @@ def warnings(hosts, redis_version="8.1.0", backend=CORE, **config):
 
 
 def kinds(found):
-    return sorted("socket_timeout" if "socket_timeout is" in w else "max_connections" for w in found)
+    return sorted(w.split(": ")[1].split(" ")[0] for w in found)
 
 
 # ---- redis-py 8: the defaults are hit --------------------------------------------------------
 
 
-def test_bare_url_hits_both_defaults_of_redis_py_8():
+def test_bare_url_hits_the_defaults_of_redis_py_8():
     found = warnings([URL])
-    assert kinds(found) == ["max_connections", "socket_timeout"]
-    timeout = next(w for w in found if "socket_timeout is" in w)
+    assert kinds(found) == ALL
+    timeout = next(w for w in found if " socket_timeout is" in w)
     assert timeout.startswith(HOST0 + ": socket_timeout is 5 s (redis-py 8.1.0's default)")
     assert "channels_redis #422, redis-py #4091" in timeout
     pool = next(w for w in found if "max_connections is" in w)
     assert pool.startswith(HOST0 + ": max_connections is 100 (redis-py 8.1.0's default)")
     assert "MaxConnectionsError" in pool
+    connect = next(w for w in found if "socket_connect_timeout is" in w)
+    assert connect.startswith(HOST0 + ": socket_connect_timeout is 5 s (redis-py 8.1.0's default)")
+    assert "Timeout connecting to server" in connect
 
 
 def test_the_sites_url_needs_nothing_else():
@@ -61,51 +66,59 @@ def test_the_sites_url_needs_nothing_else():
 
 def test_url_dict_without_options_names_the_host():
     found = warnings([{"address": URL}])
-    assert kinds(found) == ["max_connections", "socket_timeout"]
+    assert kinds(found) == ALL
     assert all(w.startswith(HOST0 + ":") for w in found)
 
 
 def test_host_dict_keys_count_when_the_url_has_none():
-    assert warnings([{"address": URL, "socket_timeout": 30, "max_connections": 2000}]) == []
-    # None: no socket timeout at all (redis-py 7's default), which never races the pop
-    assert warnings([{"address": URL, "socket_timeout": None, "max_connections": 2000}]) == []
+    assert warnings([dict(GOOD, address=URL, max_connections=2000)]) == []
+    # None: no timeout at all (redis-py 7's default), which never races the pop
+    assert warnings([{"address": URL, "socket_timeout": None, "socket_connect_timeout": None, "max_connections": 2000}]) == []
 
 
 def test_the_urls_query_wins_over_the_host_dict():
     # redis-py's from_url: kwargs.update(url_options), the query wins
-    found = warnings([{"address": URL + "?socket_timeout=5&max_connections=50", "socket_timeout": 60,
-                       "max_connections": 5000}])
-    assert kinds(found) == ["max_connections", "socket_timeout"]
+    found = warnings([{"address": URL + "?socket_timeout=5&max_connections=50&socket_connect_timeout=2",
+                       "socket_timeout": 60, "max_connections": 5000, "socket_connect_timeout": 60}])
+    assert kinds(found) == ALL
     assert all("set in %s['address']" % HOST0 in w for w in found)
 
 
 def test_a_timeout_just_above_the_pop_is_still_too_close():
-    found = warnings([{"address": URL, "socket_timeout": 6, "max_connections": 5000}])
+    found = warnings([dict(GOOD, address=URL, socket_timeout=6)])
     assert kinds(found) == ["socket_timeout"]
     assert "socket_timeout is 6 s (set in %s['socket_timeout'])" % HOST0 in found[0]
-    assert warnings([{"address": URL, "socket_timeout": 10, "max_connections": 5000}]) == []
+    assert warnings([dict(GOOD, address=URL, socket_timeout=10)]) == []
+
+
+def test_a_connect_timeout_under_15_s_is_too_short_for_a_burst():
+    found = warnings([dict(GOOD, address=URL, socket_connect_timeout=10)])
+    assert kinds(found) == ["socket_connect_timeout"]
+    assert "socket_connect_timeout is 10 s (set in %s['socket_connect_timeout'])" % HOST0 in found[0]
+    assert warnings([dict(GOOD, address=URL, socket_connect_timeout=15)]) == []
 
 
 def test_host_port_dict_and_pair_use_redis_py_defaults():
-    assert kinds(warnings([{"host": "10.0.0.5", "port": 6379, "password": SECRET}])) == ["max_connections", "socket_timeout"]
-    assert kinds(warnings([("10.0.0.5", 6379)])) == ["max_connections", "socket_timeout"]
-    assert warnings([{"host": "10.0.0.5", "port": 6379, "socket_timeout": 30, "max_connections": 10000}]) == []
+    assert kinds(warnings([{"host": "10.0.0.5", "port": 6379, "password": SECRET}])) == ALL
+    assert kinds(warnings([("10.0.0.5", 6379)])) == ALL
+    assert warnings([dict(GOOD, host="10.0.0.5", port=6379)]) == []
 
 
 def test_sentinel_host_reads_the_same_keys():
     sentinel = {"master_name": "mymaster", "sentinels": [("10.0.0.5", 26379)], "password": SECRET}
-    assert kinds(warnings([sentinel])) == ["max_connections", "socket_timeout"]
-    assert warnings([dict(sentinel, socket_timeout=30, max_connections=10000)]) == []
+    assert kinds(warnings([sentinel])) == ALL
+    assert warnings([dict(sentinel, **GOOD)]) == []
 
 
 def test_no_hosts_is_channels_redis_default_localhost():
     found = warnings(None)
-    assert kinds(found) == ["max_connections", "socket_timeout"]
-    assert all(w.startswith("CHANNEL_LAYERS['default']['CONFIG']['hosts'] (unset") for w in found)
+    assert len(found) == 3
+    assert all(w.startswith("CHANNEL_LAYERS['default']['CONFIG']['hosts'] (unset: redis://localhost:6379): ")
+               for w in found)
 
 
 def test_zero_max_connections_is_the_default():
-    found = warnings([{"address": URL, "socket_timeout": 30, "max_connections": 0}])
+    found = warnings([dict(GOOD, address=URL, max_connections=0)])
     assert kinds(found) == ["max_connections"]
     assert "is 100 (redis-py 8.1.0's default)" in found[0]
 
@@ -113,10 +126,12 @@ def test_zero_max_connections_is_the_default():
 def test_every_host_of_every_layer_is_named():
     layers = {
         "default": {"BACKEND": CORE, "CONFIG": {"hosts": [SITE_URL, URL]}},
-        "other": {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": URL, "socket_timeout": 30}]}},
+        "other": {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": URL, "socket_timeout": 30,
+                                                         "socket_connect_timeout": 30}]}},
     }
     found = daphne_check.layer_warnings(layers, "8.0.0", pop_timeout_of)
     assert [w.split(":")[0] for w in found] == [
+        "CHANNEL_LAYERS['default']['CONFIG']['hosts'][1]",
         "CHANNEL_LAYERS['default']['CONFIG']['hosts'][1]",
         "CHANNEL_LAYERS['default']['CONFIG']['hosts'][1]",
         "CHANNEL_LAYERS['other']['CONFIG']['hosts'][0]",
@@ -126,7 +141,8 @@ def test_every_host_of_every_layer_is_named():
 def test_bytes_url_and_a_bad_query_value():
     assert warnings([SITE_URL.encode()]) == []
     # redis-py would refuse "abc" itself (ValueError at from_url): here it counts as not set
-    assert kinds(warnings([URL + "?socket_timeout=abc&max_connections=10000"])) == ["socket_timeout"]
+    assert kinds(warnings([URL + "?socket_timeout=abc&max_connections=10000&socket_connect_timeout=30"])) == [
+        "socket_timeout"]
 
 
 # ---- redis-py before 8: no timeout, an unbounded pool ----------------------------------------
@@ -142,14 +158,16 @@ def test_redis_py_7_and_older_defaults_are_safe(version):
 
 def test_redis_py_7_with_an_explicit_short_timeout_or_small_pool_warns():
     found = warnings([{"address": URL, "socket_timeout": 5, "max_connections": 100}], redis_version="7.4.1")
-    assert kinds(found) == ["max_connections", "socket_timeout"]
-    assert "set in %s['socket_timeout']" % HOST0 in found[0] or "set in %s['socket_timeout']" % HOST0 in found[1]
+    # before redis-py 8 an unset connect timeout is the socket_timeout
+    assert kinds(found) == ALL
+    assert "socket_timeout is 5 s (set in %s['socket_timeout'])" % HOST0 in found[0]
+    assert "socket_connect_timeout is 5 s (redis-py 7.4.1: the socket_timeout)" in found[2]
 
 
 def test_redis_defaults_by_version():
-    assert daphne_check.redis_defaults("8.1.0") == (5.0, 100)
-    assert daphne_check.redis_defaults("8.0.0b1") == (5.0, 100)
-    assert daphne_check.redis_defaults("7.4.1") == (None, 2**31)
+    assert daphne_check.redis_defaults("8.1.0") == (5.0, 100, 5.0)
+    assert daphne_check.redis_defaults("8.0.0b1") == (5.0, 100, 5.0)
+    assert daphne_check.redis_defaults("7.4.1") == (None, 2**31, None)
 
 
 # ---- layers the check leaves alone -----------------------------------------------------------
@@ -169,8 +187,7 @@ def test_no_channel_layers_and_odd_values():
 
 
 def test_the_pop_timeout_comes_from_the_layer_class():
-    layers = {"default": {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": URL, "socket_timeout": 12,
-                                                                 "max_connections": 5000}]}}}
+    layers = {"default": {"BACKEND": CORE, "CONFIG": {"hosts": [dict(GOOD, address=URL, socket_timeout=12)]}}}
     assert daphne_check.layer_warnings(layers, "8.1.0", lambda backend: 5.0) == []
     found = daphne_check.layer_warnings(layers, "8.1.0", lambda backend: 10.0)
     assert kinds(found) == ["socket_timeout"]

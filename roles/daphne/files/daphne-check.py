@@ -15,7 +15,10 @@ release's own Python, in the release directory, with the program's environment.
      (channels_redis #422, redis-py #4091);
    - a max_connections below POOL_FLOOR: redis-py 8 caps a pool at 100 connections and raises
      MaxConnectionsError at once beyond, and every group_add/group_discard holds one, so a burst
-     of clients joining or leaving together fails.
+     of clients joining or leaving together fails;
+   - a socket_connect_timeout below CONNECT_TIMEOUT_FLOOR: redis-py 8 gives each new connection
+     5 s to connect and say hello, and a burst that opens thousands at once in one process takes
+     longer ("Timeout connecting to server").
 
 channels_redis (utils.create_pool) hands a host with an "address" to
 redis.asyncio.ConnectionPool.from_url(address, **other keys), where the URL's query parameters
@@ -34,22 +37,28 @@ WARNING_PREFIX = "layer warning: "
 # its next cron tick (up to 100 ms later at hz 10), the reply crosses the network, and a busy
 # event loop reads it late.
 SOCKET_TIMEOUT_MARGIN = 5.0
+# A burst of new connections in one process: 8,000 group_discards at once through an empty pool
+# (channels_redis 4.3.0, redis-py 8.1.0, one process on 2 cores) failed 79 % of them with a
+# connect timeout of 5 or 10 s and none with 15 or 30 s.
+CONNECT_TIMEOUT_FLOOR = 15.0
 # The pool a process needs at the least: one connection per consumer changing its groups at once;
 # a deploy's reconnects or a page everyone reloads are bursts of hundreds to thousands.
 POOL_FLOOR = 1000
 # What the site's URL carries (docs/deploying.md)
 ADVICE_SOCKET_TIMEOUT = 30
+ADVICE_CONNECT_TIMEOUT = 30
 ADVICE_MAX_CONNECTIONS = 10000
 UPSTREAM = "channels_redis #422, redis-py #4091"
 
 
 def redis_defaults(redis_version):
-    """(socket_timeout, max_connections) of redis.asyncio.ConnectionPool's connections when
-    neither is given: 5 s and 100 since redis-py 8.0; no timeout and 2**31 before."""
+    """(socket_timeout, max_connections, socket_connect_timeout) of redis.asyncio.ConnectionPool's
+    connections when none is given: 5 s, 100 and 5 s since redis-py 8.0; before, no timeout, 2**31
+    and None, which means the socket_timeout (the connection's constructor)."""
     major = int(redis_version.split(".")[0]) if redis_version.split(".")[0].isdigit() else 0
     if major >= 8:
-        return 5.0, 100
-    return None, 2**31
+        return 5.0, 100, 5.0
+    return None, 2**31, None
 
 
 def _query_value(address, name, convert):
@@ -65,7 +74,8 @@ def _query_value(address, name, convert):
 
 
 def effective_options(entry):
-    """The socket_timeout and max_connections channels_redis passes to redis-py for one entry of
+    """The socket_timeout, max_connections and socket_connect_timeout channels_redis passes to
+    redis-py for one entry of
     CONFIG["hosts"], each as (value, where), where is the key path that sets it below the entry
     ("['address']" for the URL's query, "['socket_timeout']"...) or None when nothing sets it."""
     if isinstance(entry, dict):
@@ -75,7 +85,7 @@ def effective_options(entry):
     else:
         host = {"address": entry}
     found = {}
-    for name, convert in (("socket_timeout", float), ("max_connections", int)):
+    for name, convert in (("socket_timeout", float), ("max_connections", int), ("socket_connect_timeout", float)):
         value, where = None, None
         address = host.get("address")
         from_url = _query_value(address, name, convert) if address is not None else None
@@ -94,7 +104,7 @@ def layer_warnings(channel_layers, redis_version, pop_timeout_of):
     BACKEND, or None for a layer that does not use redis-py's pool this way (not channels_redis'
     RedisChannelLayer: the pub/sub layer polls with its own short timeouts, other backends have no
     Redis at all)."""
-    default_timeout, default_pool = redis_defaults(redis_version)
+    default_timeout, default_pool, default_connect = redis_defaults(redis_version)
     warnings = []
     for alias, layer in sorted((channel_layers or {}).items()):
         if not isinstance(layer, dict):
@@ -140,6 +150,21 @@ def layer_warnings(channel_layers, redis_version, pop_timeout_of):
                     "members. Set max_connections=%d in the host (at least %d; keep Redis' maxclients "
                     "above the sum over every process)."
                     % (name, int(pool), source, ADVICE_MAX_CONNECTIONS, POOL_FLOOR)
+                )
+            connect, where = options["socket_connect_timeout"]
+            if connect is None and where is None:
+                connect, source = default_connect, "redis-py %s's default" % redis_version
+                if connect is None:
+                    connect, source = timeout, "redis-py %s: the socket_timeout" % redis_version
+            else:
+                source = "set in %s%s" % (name, where)
+            if connect is not None and float(connect) < CONNECT_TIMEOUT_FLOOR:
+                warnings.append(
+                    "%s: socket_connect_timeout is %g s (%s): a process opening thousands of connections "
+                    "at once (clients joining or leaving together) takes longer, and the commands fail "
+                    "with \"Timeout connecting to server\". Set socket_connect_timeout=%d in the host "
+                    "(at least %g)."
+                    % (name, float(connect), source, ADVICE_CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR)
                 )
     return warnings
 
