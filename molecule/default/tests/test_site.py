@@ -58,7 +58,8 @@ def test_broadcast_crosses_daphne_processes_through_redis(host):
 
 
 # The channel layer's URL: the site publishes it with site_channel_layer_url_options as its query
-# (default socket_timeout=30, max_connections=10000) against redis-py 8's defaults (5 s, 100).
+# (default socket_timeout=30, socket_connect_timeout=30, max_connections=10000) against redis-py 8's
+# defaults (5 s, 5 s, 100).
 CHECK_AS_APP = (
     "runuser -u daphne -- sh -c 'set -a; . /etc/daphne/asgi.env; set +a; %s"
     "cd /srv/asgi/current && exec venv/bin/python /srv/asgi/bin/daphne-check.py chatsite.asgi:application'"
@@ -71,7 +72,7 @@ def test_the_apps_environment_carries_the_channel_layer_url_with_its_options(hos
     assert len(lines) == 1
     # quoted for the shell: '&' and '?' must not reach it bare
     assert lines[0].startswith("CHANNELS_REDIS_URL='redis://channels:")
-    assert lines[0].endswith("@127.0.0.1:6379/0?max_connections=10000&socket_timeout=30'")
+    assert lines[0].endswith("@127.0.0.1:6379/0?max_connections=10000&socket_connect_timeout=30&socket_timeout=30'")
 
 
 def test_the_layers_pool_takes_the_urls_options(host):
@@ -79,9 +80,10 @@ def test_the_layers_pool_takes_the_urls_options(host):
     out = host.check_output(
         "runuser -u daphne -- /srv/asgi/bin/manage shell -c %s",
         "from channels.layers import get_channel_layer; import redis; p = get_channel_layer().create_pool(0); "
-        "print('pool', redis.__version__, p.max_connections, p.make_connection().socket_timeout)",
+        "c = p.make_connection(); print('pool', redis.__version__, p.max_connections, c.socket_timeout, "
+        "c.socket_connect_timeout)",
     )
-    assert out.splitlines()[-1] == "pool 8.1.0 10000 30.0"
+    assert out.splitlines()[-1] == "pool 8.1.0 10000 30.0 30.0"
 
 
 def test_the_release_check_finds_nothing_with_the_sites_url(host):
@@ -90,10 +92,13 @@ def test_the_release_check_finds_nothing_with_the_sites_url(host):
 
 
 def test_the_release_check_warns_about_a_bare_url_naming_the_setting(host):
-    # the sample's host dict sets max_connections 1000 itself: only the timeout is left to redis-py 8
+    # the sample's host dict sets max_connections 1000 itself: the timeouts are left to redis-py 8
     out = host.check_output(CHECK_AS_APP % "CHANNELS_REDIS_URL=redis://127.0.0.1:6379/0; ")
     warnings = [line for line in out.splitlines() if line.startswith("layer warning: ")]
-    assert len(warnings) == 1, out
+    assert len(warnings) == 2, out
     assert warnings[0].startswith(
         "layer warning: CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]: socket_timeout is 5 s "
         "(redis-py 8.1.0's default), not 5 s above the layer's 5 s blocking pop (BZPOPMIN)")
+    assert warnings[1].startswith(
+        "layer warning: CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]: socket_connect_timeout is 5 s "
+        "(redis-py 8.1.0's default)")
