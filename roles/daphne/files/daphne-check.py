@@ -33,9 +33,8 @@ import sys
 from urllib.parse import parse_qs, urlparse
 
 WARNING_PREFIX = "layer warning: "
-# How far above the blocking pop a socket_timeout must be: Redis answers a pop that timed out on
-# its next cron tick (up to 100 ms later at hz 10), the reply crosses the network, and a busy
-# event loop reads it late.
+# How far above the blocking pop a socket_timeout must be: Redis answers an expired pop a little
+# after its timeout, the reply crosses the network, and a busy event loop reads it late.
 SOCKET_TIMEOUT_MARGIN = 5.0
 # A burst of new connections in one process: 8,000 group_discards at once through an empty pool
 # (channels_redis 4.3.0, redis-py 8.1.0, one process on 2 cores) failed 79 % of them with a
