@@ -101,6 +101,8 @@ if _redis_url:
         # ("Too many connections"): every group_add/group_discard holds one, so 1,000 clients
         # leaving together failed most of their discards. Size it for the bursts a process
         # sees, and Redis' maxclients for every process's pool (redis_maxclients, 10000).
+        # A max_connections (or socket_timeout) in the URL's query wins over this key: the
+        # site playbook's URL carries both (site_channel_layer_url_options).
         "max_connections": int(os.environ.get("CHANNELS_REDIS_MAX_CONNECTIONS") or 1000),
     }
     _layer_config = {"hosts": [_layer_host]}

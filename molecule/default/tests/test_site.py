@@ -55,3 +55,50 @@ def test_broadcast_crosses_daphne_processes_through_redis(host):
     assert result["ok"], result
     assert result["listener_hello"]["pid"] != result["sender_hello"]["pid"]
     assert json.loads(result["reply"])["pid"] == result["sender_hello"]["pid"]
+
+
+# The channel layer's URL: the site publishes it with site_channel_layer_url_options as its query
+# (default socket_timeout=30, socket_connect_timeout=30, max_connections=10000) against redis-py 8's
+# defaults (5 s, 5 s, 100).
+CHECK_AS_APP = (
+    "runuser -u daphne -- sh -c 'set -a; . /etc/daphne/asgi.env; set +a; %s"
+    "cd /srv/asgi/current && exec venv/bin/python /srv/asgi/bin/daphne-check.py chatsite.asgi:application'"
+)
+
+
+def test_the_apps_environment_carries_the_channel_layer_url_with_its_options(host):
+    lines = [line for line in host.file("/etc/daphne/asgi.env").content_string.splitlines()
+             if line.startswith("CHANNELS_REDIS_URL=")]
+    assert len(lines) == 1
+    # quoted for the shell: '&' and '?' must not reach it bare
+    assert lines[0].startswith("CHANNELS_REDIS_URL='redis://channels:")
+    assert lines[0].endswith("@127.0.0.1:6379/0?max_connections=10000&socket_connect_timeout=30&socket_timeout=30'")
+
+
+def test_the_layers_pool_takes_the_urls_options(host):
+    # the deployed app's own layer, built as channels_redis builds it, with the pinned redis-py
+    out = host.check_output(
+        "runuser -u daphne -- /srv/asgi/bin/manage shell -c %s",
+        "from channels.layers import get_channel_layer; import redis; p = get_channel_layer().create_pool(0); "
+        "c = p.make_connection(); print('pool', redis.__version__, p.max_connections, c.socket_timeout, "
+        "c.socket_connect_timeout)",
+    )
+    assert out.splitlines()[-1] == "pool 8.1.0 10000 30.0 30.0"
+
+
+def test_the_release_check_finds_nothing_with_the_sites_url(host):
+    out = host.check_output(CHECK_AS_APP % "")
+    assert out.splitlines() == ["imported chatsite.asgi:application"]
+
+
+def test_the_release_check_warns_about_a_bare_url_naming_the_setting(host):
+    # the sample's host dict sets max_connections 1000 itself: the timeouts are left to redis-py 8
+    out = host.check_output(CHECK_AS_APP % "CHANNELS_REDIS_URL=redis://127.0.0.1:6379/0; ")
+    warnings = [line for line in out.splitlines() if line.startswith("layer warning: ")]
+    assert len(warnings) == 2, out
+    assert warnings[0].startswith(
+        "layer warning: CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]: socket_timeout is 5 s "
+        "(redis-py 8.1.0's default), not 5 s above the layer's 5 s blocking pop (BZPOPMIN)")
+    assert warnings[1].startswith(
+        "layer warning: CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]: socket_connect_timeout is 5 s "
+        "(redis-py 8.1.0's default)")

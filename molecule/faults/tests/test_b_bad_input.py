@@ -47,6 +47,10 @@ CASES = {
     "site-app-port-not-a-number": ("site", {"site_app_port": "eighty"}, ["site_app_port"]),
     "site-smoke-check-not-a-bool": ("site", {"site_smoke_check": "perhaps"}, ["site_smoke_check"]),
     "site-app-address-ipv6-literal": ("site", {"site_app_address": "fd00::10"}, ["site_app_address"]),
+    "site-channel-layer-url-unknown-key": ("site", {"site_channel_layer_url_options": {"sockettimeout": 30}},
+                                           ["site_channel_layer_url_options", "sockettimeout"]),
+    "site-channel-layer-url-timeout-below-the-pop": ("site", {"site_channel_layer_url_options": {"socket_timeout": 5}},
+                                                     ["site_channel_layer_url_options", "socket_timeout"]),
 }
 
 
