@@ -44,6 +44,10 @@ CASES = {
     "one-process-with-rolling-restart": ({"daphne_numprocs": 1}, "daphne_numprocs is 1 with daphne_rolling_restart true"),
     "health-status-not-a-status": ({"daphne_health_status": [200, 42]}, "daphne_health_status must list HTTP statuses"),
     "daphne-version-unsupported": ({"daphne_version": "3.0.2"}, "daphne_version must be >= 4.0.0 and < 4.3"),
+    # a path, not a release directory's name
+    "rollback-not-a-release-name": (
+        {"daphne_rollback": "../current"},
+        "daphne_rollback must be empty (deploy the configured source), previous (the release live"),
 }
 
 
