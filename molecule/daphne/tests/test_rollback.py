@@ -77,19 +77,22 @@ def releases(tmp_path_factory):
     app = copy_app(tmp_path_factory.mktemp("rollback"))
     with open(app / "chat" / "views.py", "a", encoding="utf-8") as views:
         views.write("\n# rollback test: the newer release\n")
-    deploy = run_playbook("converge.yml", extra_vars={"daphne_source_path": str(app)})
-    assert deploy.returncode == 0, "deploying the newer release failed:\n%s" % deploy.stdout[-3000:]
-    result = {}
-    for name, host in hosts.items():
-        wait_all_running(host)
-        result[name] = {"older": older[name], "newer": current_release(host)}
-        assert result[name]["newer"] != older[name]
-    yield result
-    restore = run_playbook("converge.yml")
-    assert restore.returncode == 0, "restoring the converged release failed:\n%s" % restore.stdout[-3000:]
-    for name, host in hosts.items():
-        wait_all_running(host)
-        assert current_release(host) == older[name]
+    try:
+        deploy = run_playbook("converge.yml", extra_vars={"daphne_source_path": str(app)})
+        assert deploy.returncode == 0, "deploying the newer release failed:\n%s" % deploy.stdout[-3000:]
+        result = {}
+        for name, host in hosts.items():
+            wait_all_running(host)
+            result[name] = {"older": older[name], "newer": current_release(host)}
+            assert result[name]["newer"] != older[name]
+        yield result
+    finally:
+        # also after a failed step: the later modules expect the converged release
+        restore = run_playbook("converge.yml")
+        assert restore.returncode == 0, "restoring the converged release failed:\n%s" % restore.stdout[-3000:]
+        for name, host in hosts.items():
+            wait_all_running(host)
+            assert current_release(host) == older[name]
 
 
 @pytest.fixture(scope="module")
