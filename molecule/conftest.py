@@ -5,8 +5,8 @@
 - ``ansible_vars`` gives a test the variables Ansible sees for its host (role defaults are not
   included: scenarios state the values they test in their inventory or converge vars).
 - ``run_playbook`` / ``parse_json_output`` run a playbook of the scenario against its hosts
-  (bad-input tests, check-mode runs, redeploys); ``failure_message`` is what the failed task of
-  such a run said; ``supervisor_status`` reads supervisorctl;
+  (bad-input tests, check-mode runs, redeploys); ``changed_tasks`` lists what such a run changed,
+  ``failure_message`` is what its failed task said; ``supervisor_status`` reads supervisorctl;
   ``wsclient`` runs the shared test client (molecule/shared/files/wsclient.py) in a container.
 - ``steady_load`` runs the client's ``load`` command (steady HTTP requests plus held WebSockets)
   in a container around a fault and prints what was lost; ``broadcast_after_redis_restart`` and
@@ -105,6 +105,15 @@ def parse_json_output(proc):
     start = proc.stdout.find("{")
     assert start >= 0, "no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout, proc.stderr)
     return json.loads(proc.stdout[start:])
+
+
+def changed_tasks(result):
+    """"host: task name" of every task a ``parse_json_output`` result reports changed."""
+    for play in result["plays"]:
+        for task in play["tasks"]:
+            for hostname, res in task["hosts"].items():
+                if res.get("changed"):
+                    yield "%s: %s" % (hostname, task["task"]["name"])
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -20,6 +20,13 @@ TMPFILES = "/etc/tmpfiles.d/daphne.conf"
 SHARED_URL = "http://localhost:8000"
 ORIGIN = "http://localhost"
 SUPERVISORD_LOG = "/var/log/supervisor/supervisord.log"
+# A loop of HTTP requests to the shared socket in the container, one JSON line per 20 requests,
+# until the stop file exists (start_http_loop, http_loop_results)
+HTTP_LOOP = (
+    "nohup sh -c 'while [ ! -e /tmp/loop.stop ]; do "
+    "wsclient http %s/health/ --count 20 --interval 0.02; echo; done >> /tmp/loop.jsonl 2>&1' "
+    ">/dev/null 2>&1 &"
+)
 APP_SOURCE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "chat"
 
 
@@ -104,3 +111,26 @@ def supervisor_events(host, since_line):
         if match:
             events.append((match.group(2), "up" if match.group(1) == "success" else "down"))
     return events
+
+
+def start_http_loop(host):
+    """Start the HTTP request loop (HTTP_LOOP) in the container, from a clean slate."""
+    host.run("rm -f /tmp/loop.stop /tmp/loop.jsonl")
+    host.run(HTTP_LOOP, SHARED_URL)
+
+
+def stop_http_loop(host):
+    host.run("touch /tmp/loop.stop")
+
+
+def http_loop_results(host):
+    """The loop's JSON lines (one per wsclient run); call after stop_http_loop and a short wait."""
+    lines = host.check_output("cat /tmp/loop.jsonl").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def http_loop_counts(loop):
+    """(requests, failed requests, the failed runs' errors) of an HTTP loop's results."""
+    total = sum(r.get("ok_count", 0) + r.get("failed", 0) for r in loop)
+    failed = sum(r.get("failed", 0) for r in loop)
+    return total, failed, [r.get("errors") for r in loop if r.get("failed")]

@@ -59,6 +59,10 @@ CASES = {
     "git-key-not-a-key": (
         {"daphne_source_type": "git", "daphne_git_repo": "git@git.example.com:me/site.git", "daphne_git_key": "hunter2"},
         "must be a private key's text"),
+    # a path, not a release directory's name
+    "rollback-not-a-release-name": (
+        {"daphne_rollback": "../current"},
+        "daphne_rollback must be empty (deploy the configured source), previous (the release live"),
 }
 
 

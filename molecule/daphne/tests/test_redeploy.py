@@ -5,7 +5,6 @@ the default process count must still give the rolling restart a second process. 
 several behaviours (one per test). The fixture restores the converged state at the end.
 """
 
-import json
 import os
 import subprocess
 import time
@@ -15,24 +14,21 @@ import pytest
 from conftest import run_playbook
 from daphne_helpers import (
     PROGRAM,
-    SHARED_URL,
     all_hosts,
     copy_app,
     current_release,
     health,
+    http_loop_counts,
+    http_loop_results,
     numprocs,
     own_socket,
     processes,
     release_name,
+    start_http_loop,
+    stop_http_loop,
     supervisor_events,
     supervisor_log_lines,
     wait_all_running,
-)
-
-LOOP = (
-    "nohup sh -c 'while [ ! -e /tmp/loop.stop ]; do "
-    "wsclient http %s/health/ --count 20 --interval 0.02; echo; done >> /tmp/loop.jsonl 2>&1' "
-    ">/dev/null 2>&1 &"
 )
 
 
@@ -53,27 +49,25 @@ def redeploy(tmp_path_factory):
             "procs": processes(host),
             "log_lines": supervisor_log_lines(host),
         }
-        host.run("rm -f /tmp/loop.stop /tmp/loop.jsonl")
-        host.run(LOOP, SHARED_URL)
+        start_http_loop(host)
 
     proc = run_playbook("converge.yml", extra_vars={"daphne_source_path": str(app)})
 
     time.sleep(2)  # a few more requests after the last restart
     after = {}
     for name, host in hosts.items():
-        host.run("touch /tmp/loop.stop")
+        stop_http_loop(host)
     time.sleep(3)
     for name, host in hosts.items():
-        lines = host.check_output("cat /tmp/loop.jsonl").splitlines()
         after[name] = {
-            "loop": [json.loads(line) for line in lines if line.strip()],
+            "loop": http_loop_results(host),
             "events": supervisor_events(host, before[name]["log_lines"]),
         }
     result = {"proc": proc, "before": before, "after": after}
     yield result
 
     for name, host in hosts.items():
-        host.run("touch /tmp/loop.stop")
+        stop_http_loop(host)
         subprocess.run(["docker", "update", "--cpuset-cpus", "0-%d" % (os.cpu_count() - 1), name],
                        check=True, capture_output=True)
     restore = run_playbook("converge.yml")
@@ -96,10 +90,9 @@ def test_the_deploy_ran_on_one_cpu_with_two_processes(host, redeploy):
 
 def test_no_request_fails_during_the_rolling_restart(host, redeploy):
     loop = redeploy["after"][host.backend.get_hostname()]["loop"]
-    total = sum(r.get("ok_count", 0) + r.get("failed", 0) for r in loop)
-    failed = sum(r.get("failed", 0) for r in loop)
+    total, failed, errors = http_loop_counts(loop)
     assert total > 100, "the request loop barely ran: %s" % loop[-3:]
-    assert failed == 0, "%d of %d requests failed: %s" % (failed, total, [r.get("errors") for r in loop if r.get("failed")])
+    assert failed == 0, "%d of %d requests failed: %s" % (failed, total, errors)
 
 
 def test_processes_restart_one_at_a_time(host, redeploy):

@@ -5,15 +5,7 @@ It runs once per scenario (no ``host`` fixture), with Molecule's own inventory a
 (the verifier inherits Molecule's environment), and reads the json callback's results.
 """
 
-from conftest import parse_json_output, run_playbook
-
-
-def _changed_tasks(result):
-    for play in result["plays"]:
-        for task in play["tasks"]:
-            for hostname, res in task["hosts"].items():
-                if res.get("changed"):
-                    yield "%s: %s" % (hostname, task["task"]["name"])
+from conftest import changed_tasks, parse_json_output, run_playbook
 
 
 def test_check_mode_on_converged_hosts_reports_no_change():
@@ -23,5 +15,5 @@ def test_check_mode_on_converged_hosts_reports_no_change():
     assert stats, "the check run reached no host:\n%s" % proc.stderr
     failed = {h: s for h, s in stats.items() if s["failures"] or s["unreachable"]}
     assert not failed, "check run failed on %s:\n%s" % (failed, proc.stderr)
-    changed = list(_changed_tasks(result))
+    changed = list(changed_tasks(result))
     assert not changed, "check mode reports changes on a converged host:\n" + "\n".join(changed)
