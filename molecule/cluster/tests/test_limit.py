@@ -8,7 +8,7 @@ import os
 
 import pytest
 import testinfra
-from conftest import failure_message, parse_json_output, run_playbook
+from conftest import changed_tasks, failure_message, parse_json_output, run_playbook
 
 SITE_HOSTS = {"cluster-redis", "cluster-app1", "cluster-app2"}
 SKIP_TASK = "Say which hosts of the site --limit leaves out"
@@ -20,14 +20,6 @@ def _task_results(result, name):
         for task in play["tasks"]:
             if task["task"]["name"] == name:
                 yield from task["hosts"].values()
-
-
-def _changed_tasks(result):
-    for play in result["plays"]:
-        for task in play["tasks"]:
-            for hostname, res in task["hosts"].items():
-                if res.get("changed"):
-                    yield "%s: %s" % (hostname, task["task"]["name"])
 
 
 @pytest.fixture(scope="module", params=["cluster-app2", "cluster-app1"])
@@ -44,12 +36,12 @@ def test_limited_run_passes(limited_run):
 
 
 def test_limited_run_reaches_only_the_limited_host(limited_run):
-    limit, _, result = limited_run
+    limit, _proc, result = limited_run
     assert set(result["stats"]) == {limit}
 
 
 def test_limited_run_says_which_hosts_it_leaves_out(limited_run):
-    limit, _, result = limited_run
+    limit, _proc, result = limited_run
     messages = [res.get("msg", "") for res in _task_results(result, SKIP_TASK)]
     assert len(messages) == 1, messages
     for other in SITE_HOSTS - {limit}:
@@ -60,8 +52,8 @@ def test_limited_run_says_which_hosts_it_leaves_out(limited_run):
 def test_limited_run_on_a_converged_host_changes_nothing(limited_run):
     # The channel layer's URL (from the Redis host's kept details) and nginx's upstreams (from the
     # other app host's facts) come out as in a full run: nothing to change.
-    _, _, result = limited_run
-    changed = list(_changed_tasks(result))
+    result = limited_run[2]
+    changed = list(changed_tasks(result))
     assert not changed, "\n".join(changed)
 
 
