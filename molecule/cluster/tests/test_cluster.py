@@ -5,11 +5,10 @@ host), requests served by both app hosts, and the site still answering while one
 Daphne processes are stopped."""
 
 import json
-import os
 import re
 
 import pytest
-import testinfra
+from cluster_helpers import cluster_host
 from conftest import wsclient
 
 testinfra_hosts = ["ansible://cluster-app1"]
@@ -18,17 +17,13 @@ ORIGIN = "--host-header localhost --origin http://localhost"
 APP_HOSTS = ["cluster-app1", "cluster-app2"]
 
 
-def other_host(name):
-    return testinfra.get_host("ansible://%s" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
 def network_address(name):
     """The host's address on the scenario's docker network (its default IPv4 address)."""
-    return other_host(name).check_output("ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'")
+    return cluster_host(name).check_output("ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'")
 
 
 def listening_addresses(name, port):
-    lines = other_host(name).run("ss -Hltn 'sport = :%d'" % port).stdout.splitlines()
+    lines = cluster_host(name).run("ss -Hltn 'sport = :%d'" % port).stdout.splitlines()
     return sorted(line.split()[3].rsplit(":", 1)[0] for line in lines)
 
 
@@ -48,7 +43,7 @@ def test_site_was_deployed_by_a_user_with_sudo(name):
     """The inventory connects to these hosts as `deploy` (a sudo user, not root), and the converge,
     idempotence and check runs before these tests passed that way: the site playbook became root
     by itself. Ansible's own temporary directory in that user's home shows it connected there."""
-    other = other_host(name)
+    other = cluster_host(name)
     assert other.check_output("id -un") == "deploy"
     assert other.file("/home/deploy/.ansible/tmp").is_directory
     # sudo logged the deploy user's commands as root (the plays became root through it)
@@ -89,7 +84,7 @@ def test_broadcast_crosses_app_hosts_through_redis(host):
 
 
 def test_site_answers_while_one_app_host_is_stopped(host):
-    app1 = other_host("cluster-app1")
+    app1 = cluster_host("cluster-app1")
     assert app1.run("supervisorctl stop 'asgi:*'").rc == 0
     try:
         served = served_by(host, 20)
@@ -101,7 +96,7 @@ def test_site_answers_while_one_app_host_is_stopped(host):
 
 
 def test_redis_listens_only_on_loopback_and_its_network_address(host):
-    redis = other_host("cluster-redis")
+    redis = cluster_host("cluster-redis")
     listening = redis.run("ss -Hltn 'sport = :6379'").stdout
     addresses = sorted(line.split()[3].rsplit(":", 1)[0] for line in listening.splitlines())
     assert "127.0.0.1" in addresses and len(addresses) == 2, listening
@@ -110,7 +105,7 @@ def test_redis_listens_only_on_loopback_and_its_network_address(host):
 
 def test_redis_refuses_unauthenticated_clients_from_app_hosts(host):
     # Redis is reached by its container name on the scenario's docker network.
-    probe = other_host("cluster-app2").run(
+    probe = cluster_host("cluster-app2").run(
         "python3 -c \"import socket; s=socket.create_connection(('cluster-redis', 6379), 5); "
         "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())\""
     )

@@ -6,10 +6,9 @@ without the key. The module's last step deploys cluster-app2 from its local sour
 release kept from the converge), so the tests after it see the converged site."""
 
 import json
-import os
 
 import pytest
-import testinfra
+from cluster_helpers import cluster_host
 from conftest import failure_message, run_playbook, supervisor_status, wsclient
 
 testinfra_hosts = ["ansible://cluster-app1"]
@@ -20,13 +19,9 @@ WORKER = "asgi-background:asgi-background_0"
 ORIGIN = "--host-header localhost --origin http://localhost"
 
 
-def sudo_host(name):
-    return testinfra.get_host("ansible://%s?sudo=true" % name, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
 @pytest.fixture(scope="module")
 def server():
-    redis = sudo_host("cluster-redis")
+    redis = cluster_host("cluster-redis", root=True)
     key = redis.file("/root/deploy-key").content_string
     host_key = redis.file("/etc/ssh/ssh_host_ed25519_key.pub").content_string.split()
     return {"key": key, "known_hosts": ["cluster-redis %s %s" % (host_key[0], host_key[1])]}
@@ -46,7 +41,7 @@ def git_vars(server, **overrides):
 
 @pytest.fixture(scope="module")
 def git_deploy(server):
-    app2 = sudo_host("cluster-app2")
+    app2 = cluster_host("cluster-app2", root=True)
     local_release = app2.file("/srv/asgi/current").linked_to
     worker_before = supervisor_status(app2, "asgi-background:")[WORKER][1]
     # -vvv: module arguments and results are printed, and must not show the key
@@ -65,11 +60,11 @@ def test_deploy_from_the_private_repository_passes(git_deploy):
 
 
 def test_deployed_release_is_the_repositorys_commit(git_deploy):
-    app2 = sudo_host("cluster-app2")
+    app2 = cluster_host("cluster-app2", root=True)
     assert git_deploy["git_release"] != git_deploy["local_release"]
     head = app2.check_output("git -C %s rev-parse HEAD" % git_deploy["git_release"])
     # the commit the server's repository was made from (its work tree is root's)
-    served = sudo_host("cluster-redis").check_output("git -C /root/chat-work rev-parse main")
+    served = cluster_host("cluster-redis", root=True).check_output("git -C /root/chat-work rev-parse main")
     assert head == served
 
 
@@ -85,13 +80,13 @@ def test_worker_restarted_onto_the_git_release(git_deploy):
     # starts from the new release (the stamp it started with names it)
     before, after = git_deploy["worker_pids"]
     assert after and after != before
-    app2 = sudo_host("cluster-app2")
+    app2 = cluster_host("cluster-app2", root=True)
     started = app2.check_output("/srv/asgi/bin/daphne-run stamp %d" % after).splitlines()[1]
     assert started.split()[1].split(":")[0] == git_deploy["git_release"].rsplit("/", 1)[-1], started
 
 
 def test_deploy_key_is_root_only(git_deploy):
-    key = sudo_host("cluster-app2").file(KEY_FILE)
+    key = cluster_host("cluster-app2", root=True).file(KEY_FILE)
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
 
 
@@ -102,7 +97,7 @@ def test_deploy_key_is_not_in_the_output(server, git_deploy):
 
 
 def test_server_refuses_a_fetch_without_the_deploy_key(git_deploy):
-    probe = sudo_host("cluster-app2").run(
+    probe = cluster_host("cluster-app2", root=True).run(
         "GIT_SSH_COMMAND='ssh -o BatchMode=yes -o UserKnownHostsFile=/etc/daphne/asgi.git-known-hosts' "
         "git ls-remote %s" % REPO
     )
@@ -110,7 +105,7 @@ def test_server_refuses_a_fetch_without_the_deploy_key(git_deploy):
 
 
 def test_wrong_host_key_stops_the_fetch_and_names_the_variables(server, git_deploy):
-    app2 = sudo_host("cluster-app2")
+    app2 = cluster_host("cluster-app2", root=True)
     app2.check_output("rm -f /tmp/other-host-key /tmp/other-host-key.pub")
     app2.check_output("ssh-keygen -q -t ed25519 -N '' -f /tmp/other-host-key")
     line = "cluster-redis " + " ".join(app2.file("/tmp/other-host-key.pub").content_string.split()[:2])

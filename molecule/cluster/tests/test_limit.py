@@ -4,10 +4,9 @@ app's environment keeps the channel layer's URL, nginx keeps both upstreams), an
 other host. A Redis host the limit leaves out gives the app hosts the client details it keeps;
 without them the run stops and says what to do."""
 
-import os
 
 import pytest
-import testinfra
+from cluster_helpers import cluster_host
 from conftest import changed_tasks, failure_message, parse_json_output, run_playbook
 
 SITE_HOSTS = {"cluster-redis", "cluster-app1", "cluster-app2"}
@@ -58,8 +57,7 @@ def test_limited_run_on_a_converged_host_changes_nothing(limited_run):
 
 
 def test_limited_run_without_the_redis_hosts_kept_details_names_what_to_do():
-    redis = testinfra.get_host("ansible://cluster-redis?sudo=true",
-                               ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    redis = cluster_host("cluster-redis", root=True)
     assert redis.run("mv %s %s.moved" % (KEPT_DETAILS, KEPT_DETAILS)).rc == 0
     try:
         proc = run_playbook("converge.yml", limit="cluster-app2")

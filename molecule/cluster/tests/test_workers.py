@@ -4,10 +4,9 @@ from the current release, logs beside Daphne's and answers through the channel l
 on a deploy that moves current is tested with the git source (test_git_source.py)."""
 
 import json
-import os
 
 import pytest
-import testinfra
+from cluster_helpers import cluster_host
 from conftest import supervisor_status, wsclient
 
 testinfra_hosts = ["ansible://cluster-app1"]
@@ -15,15 +14,6 @@ testinfra_hosts = ["ansible://cluster-app1"]
 APP_HOSTS = ["cluster-app1", "cluster-app2"]
 WORKER = "asgi-background:asgi-background_0"
 ORIGIN = "--host-header localhost --origin http://localhost"
-
-
-# cluster-app2 is deployed by a user with sudo (prepare.yml), cluster-app1 by root without sudo
-SUDO_HOSTS = {"cluster-app2"}
-
-
-def app_host(name):
-    spec = "ansible://%s%s" % (name, "?sudo=true" if name in SUDO_HOSTS else "")
-    return testinfra.get_host(spec, ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def background_round_trip(host, text):
@@ -34,13 +24,13 @@ def background_round_trip(host, text):
 
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_worker_runs_under_supervisor(name):
-    state, pid = supervisor_status(app_host(name), "asgi-background:")[WORKER]
+    state, pid = supervisor_status(cluster_host(name, root=True), "asgi-background:")[WORKER]
     assert state == "RUNNING" and pid
 
 
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_worker_runs_as_the_app_user_from_the_current_release(name):
-    other = app_host(name)
+    other = cluster_host(name, root=True)
     pid = supervisor_status(other, "asgi-background:")[WORKER][1]
     assert other.process.get(pid=pid).user == "daphne"
     # the stamp it started with (its environment) names the release current points to
@@ -52,7 +42,7 @@ def test_worker_runs_as_the_app_user_from_the_current_release(name):
 
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_worker_logs_beside_daphne(name):
-    log = app_host(name).file("/var/log/daphne/asgi-background.log")
+    log = cluster_host(name, root=True).file("/var/log/daphne/asgi-background.log")
     assert log.is_file and "chat-background" in log.content_string
 
 
