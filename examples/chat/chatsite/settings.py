@@ -1,8 +1,8 @@
 """Settings of the sample chat project, read from the environment (twelve-factor style).
 
 Required: SECRET_KEY. Optional: DEBUG (default off), ALLOWED_HOSTS (comma list),
-CSRF_TRUSTED_ORIGINS (comma list), STATIC_ROOT, DJANGO_DB_PATH (the sqlite file; its directory
-must be writable by the app user), CHANNELS_REDIS_URL (redis://[user:password@]host:port/db,
+CSRF_TRUSTED_ORIGINS (comma list), STATIC_ROOT, MEDIA_ROOT (uploads; asgi.channels.daphne exports
+both), DJANGO_DB_PATH (the sqlite file; its directory must be writable by the app user), CHANNELS_REDIS_URL (redis://[user:password@]host:port/db,
 rediss://..., or unix:///path/to/redis.sock[?db=0]; unset: in-memory channel layer, one process
 only), CHANNELS_GROUP_EXPIRY (seconds, Redis layer only), CHANNELS_REDIS_PREFIX.
 """
@@ -134,6 +134,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+MEDIA_URL = "/media/"
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or ""
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
