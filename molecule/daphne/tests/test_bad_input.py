@@ -59,6 +59,18 @@ CASES = {
     "git-key-not-a-key": (
         {"daphne_source_type": "git", "daphne_git_repo": "git@git.example.com:me/site.git", "daphne_git_key": "hunter2"},
         "must be a private key's text"),
+    # the role exports daphne_static_root as STATIC_ROOT: daphne_environment may only repeat it
+    "static-root-in-environment-differs": (
+        {"daphne_environment": {"DJANGO_SETTINGS_MODULE": "chatsite.settings", "STATIC_ROOT": "/srv/elsewhere"}},
+        "it sets STATIC_ROOT to '/srv/elsewhere' but daphne_static_root is '/var/www/asgi2/static', which the "
+        "role exports as STATIC_ROOT (daphne_static_root_env_var)"),
+    "media-root-relative": (
+        {"daphne_media_root": "media"},
+        "daphne_media_root must be '' (no media directory) or an absolute path other than daphne_static_root "
+        "(/var/www/asgi2/static); got 'media'"),
+    "media-root-env-var-not-a-name": (
+        {"daphne_media_root_env_var": "MEDIA-ROOT"},
+        "daphne_static_root_env_var and daphne_media_root_env_var must each be an environment variable name"),
     # a path, not a release directory's name
     "rollback-not-a-release-name": (
         {"daphne_rollback": "../current"},

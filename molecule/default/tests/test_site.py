@@ -1,4 +1,4 @@
-"""The whole stack on one host, through nginx on port 80: page, static files, health,
+"""The whole stack on one host, through nginx on port 80: page, static and media files, health,
 WebSocket echo, a broadcast between two different Daphne processes (the Redis channel layer)."""
 
 import json
@@ -7,6 +7,11 @@ import pytest
 from conftest import wsclient
 
 ORIGIN = "--host-header localhost --origin http://localhost"
+ENV_FILE = "/etc/daphne/asgi.env"
+STATIC_ROOT = "/var/www/asgi/static"
+MEDIA_ROOT = "/var/www/asgi/media"
+# the roots the daphne role exports (examples/chat-deploy.yml leaves them to the role)
+ROOTS = [("STATIC_ROOT", STATIC_ROOT), ("MEDIA_ROOT", MEDIA_ROOT)]
 
 
 @pytest.mark.parametrize("service", ["nginx", "supervisor", "redis-server"])
@@ -32,6 +37,51 @@ def test_static_file_is_served_by_nginx(host):
     result = wsclient(host, "http http://127.0.0.1/static/chat/chat.js --host-header localhost")
     assert result["ok"], result
     assert "WebSocket" in result["bodies"][0]
+
+
+def test_media_directory_belongs_to_the_app_user_and_is_readable_by_others(host):
+    media = host.file(MEDIA_ROOT)
+    assert media.is_directory
+    assert (media.user, media.group, media.mode) == ("daphne", "daphne", 0o755)
+
+
+@pytest.mark.parametrize("name,path", ROOTS)
+def test_the_apps_environment_carries_the_root(host, name, path):
+    assert "%s=%s" % (name, path) in host.file(ENV_FILE).content_string.splitlines()
+
+
+@pytest.mark.parametrize("name,path", ROOTS)
+def test_django_in_the_release_reads_the_root(host, name, path):
+    out = host.check_output(
+        "runuser -u daphne -- /srv/asgi/bin/manage shell -c %s",
+        "from django.conf import settings; print('root', settings.%s)" % name,
+    )
+    assert out.splitlines()[-1] == "root " + path
+
+
+def test_nginx_is_not_in_the_group_that_reads_the_secrets(host):
+    assert host.file(ENV_FILE).group == "daphne"
+    assert "daphne" not in host.user("www-data").groups
+
+
+@pytest.fixture
+def uploaded(host):
+    """A file the app user writes into the media directory as Django would (0644), removed after."""
+    path = MEDIA_ROOT + "/molecule-upload.txt"
+    host.check_output(
+        "runuser -u daphne -- sh -c %s",
+        "printf uploaded-by-the-app > %s && chmod 0644 %s" % (path, path),
+    )
+    yield path
+    host.check_output("rm -f %s", path)
+
+
+def test_a_file_the_app_wrote_to_the_media_directory_is_served_by_nginx(host, uploaded):
+    # Django (DEBUG off) serves no media files: a 200 here comes from nginx's /media/ alias.
+    assert host.file(uploaded).user == "daphne"
+    result = wsclient(host, "http http://127.0.0.1/media/molecule-upload.txt --host-header localhost")
+    assert result["ok"], result
+    assert result["bodies"][0] == "uploaded-by-the-app"
 
 
 def test_health_endpoint_answers_ok(host):
@@ -67,7 +117,7 @@ CHECK_AS_APP = (
 
 
 def test_the_apps_environment_carries_the_channel_layer_url_with_its_options(host):
-    lines = [line for line in host.file("/etc/daphne/asgi.env").content_string.splitlines()
+    lines = [line for line in host.file(ENV_FILE).content_string.splitlines()
              if line.startswith("CHANNELS_REDIS_URL=")]
     assert len(lines) == 1
     # quoted for the shell: '&' and '?' must not reach it bare
