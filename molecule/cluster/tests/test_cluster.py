@@ -1,8 +1,9 @@
-"""The stack over three hosts, tested through nginx on cluster-app1, which is an app host and the
-site's only web host; cluster-app2 is an app host the web host reaches over the network; Redis has
-a host of its own. A broadcast between clients served by different app hosts (through the Redis
-host), requests served by both app hosts, and the site still answering while one app host's
-Daphne processes are stopped."""
+"""The stack over three hosts, tested through nginx on both web hosts: cluster-app1, an app host
+too, and cluster-redis, the Redis host, which is no app host (its static files come from the first
+app host). cluster-app2 is an app host only; each web host reaches both app hosts over the
+network. A broadcast between clients served by different app hosts (through the Redis host),
+requests served by both app hosts, and the site still answering while one app host's Daphne
+processes are stopped."""
 
 import json
 import re
@@ -15,6 +16,9 @@ testinfra_hosts = ["ansible://cluster-app1"]
 
 ORIGIN = "--host-header localhost --origin http://localhost"
 APP_HOSTS = ["cluster-app1", "cluster-app2"]
+WEB_HOSTS = ["cluster-app1", "cluster-redis"]
+STATIC_ROOT = "/var/www/asgi/static"
+STATIC_ARCHIVE = "/var/cache/asgi-channels-asgi-static.tar"
 
 
 def network_address(name):
@@ -51,31 +55,63 @@ def test_site_was_deployed_by_a_user_with_sudo(name):
     assert re.search(r"deploy : .*USER=root", log), log[-2000:]
 
 
-def test_nginx_balances_over_both_app_hosts(host):
-    config = host.run("nginx -T").stdout
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+def test_nginx_balances_over_both_app_hosts(web_host):
+    config = cluster_host(web_host, root=True).run("nginx -T").stdout
     upstream = config[config.index("upstream channels-backend"):]
     upstream = upstream[:upstream.index("}")]
     servers = re.findall(r"^\s*server\s+(\S+);", upstream, re.MULTILINE)
-    # its own app processes on loopback, the other app host at its network address
-    assert sorted(servers) == sorted(["127.0.0.1:8000", network_address("cluster-app2") + ":8000"]), upstream
-
-
-def test_app_host_that_is_the_only_web_host_listens_on_loopback():
-    assert listening_addresses("cluster-app1", 8000) == ["127.0.0.1"]
-
-
-def test_app_host_reached_over_the_network_listens_on_its_address():
-    assert listening_addresses("cluster-app2", 8000) == [network_address("cluster-app2")]
+    # with two web hosts, every app host is reached at its network address (its own nginx too)
+    assert sorted(servers) == sorted(network_address(name) + ":8000" for name in APP_HOSTS), upstream
 
 
 @pytest.mark.parametrize("app_host", APP_HOSTS)
-def test_requests_through_nginx_reach_each_app_host(host, app_host):
-    assert served_by(host, 20).get(app_host, 0) > 0
+def test_app_host_listens_on_its_network_address(app_host):
+    assert listening_addresses(app_host, 8000) == [network_address(app_host)]
 
 
-def test_broadcast_crosses_app_hosts_through_redis(host):
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+@pytest.mark.parametrize("app_host", APP_HOSTS)
+def test_requests_through_nginx_reach_each_app_host(web_host, app_host):
+    assert served_by(cluster_host(web_host), 20).get(app_host, 0) > 0
+
+
+def static_digests(name, root):
+    """{path under the static root: sha256} of the files on the host."""
+    out = cluster_host(name, root=True).check_output(
+        "cd %s && find . -type f -print0 | sort -z | xargs -0 sha256sum", root)
+    return {line.split(None, 1)[1]: line.split(None, 1)[0] for line in out.splitlines()}
+
+
+def test_web_host_that_is_no_app_host_has_the_app_hosts_static_files():
+    app_files = static_digests("cluster-app1", STATIC_ROOT)
+    assert len(app_files) > 10, app_files  # collectstatic ran (the admin's files among them)
+    assert static_digests("cluster-redis", STATIC_ROOT) == app_files
+
+
+def test_web_host_that_is_no_app_host_serves_a_static_file():
+    name = sorted(static_digests("cluster-app1", STATIC_ROOT))[0][2:]
+    served = cluster_host("cluster-redis").check_output(
+        "python3 -c \"import hashlib, urllib.request; "
+        "print(hashlib.sha256(urllib.request.urlopen('http://127.0.0.1/static/%s').read()).hexdigest())\"", name)
+    assert served == static_digests("cluster-app1", STATIC_ROOT)["./" + name]
+
+
+def test_the_static_files_on_the_web_host_are_roots_and_world_readable():
+    web = cluster_host("cluster-redis", root=True)
+    odd = web.check_output("find %s ! -user root -o ! -perm -o+r", STATIC_ROOT)
+    assert odd == "", odd
+
+
+def test_the_packed_static_files_are_readable_by_root_only():
+    packed = cluster_host("cluster-app1").file(STATIC_ARCHIVE)
+    assert (packed.user, packed.group, packed.mode) == ("root", "root", 0o600)
+
+
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+def test_broadcast_crosses_app_hosts_through_redis(web_host):
     result = wsclient(
-        host,
+        cluster_host(web_host),
         "broadcast ws://127.0.0.1/ws/chat/cluster/ ws://127.0.0.1/ws/chat/cluster/ %s "
         "--send cross-host --expect cross-host --distinct host" % ORIGIN,
     )

@@ -26,6 +26,12 @@ def test_every_daphne_process_runs(host):
     assert status.count("RUNNING") == 2, status
 
 
+def test_the_app_socket_listens_on_loopback_only(host):
+    # nginx on the same host is the site's only web host: the guide's tcp://localhost:8000
+    lines = host.run("ss -Hltn 'sport = :8000'").stdout.splitlines()
+    assert sorted(line.split()[3].rsplit(":", 1)[0] for line in lines) == ["127.0.0.1"], lines
+
+
 def test_chat_page_answers_through_nginx(host):
     result = wsclient(host, "http http://127.0.0.1/ --host-header localhost")
     assert result["ok"], result
