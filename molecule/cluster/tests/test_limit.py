@@ -2,7 +2,8 @@
 wires the limited host to them as a full run does (so a converged host reports no change: the
 app's environment keeps the channel layer's URL, nginx keeps both upstreams), and touches no
 other host. A Redis host the limit leaves out gives the app hosts the client details it keeps;
-without them the run stops and says what to do."""
+without them the run stops and says what to do. A web host that is no app host, limited alone,
+says that it gets no static files from the app host the limit leaves out."""
 
 
 import pytest
@@ -11,6 +12,7 @@ from conftest import changed_tasks, failure_message, parse_json_output, run_play
 
 SITE_HOSTS = {"cluster-redis", "cluster-app1", "cluster-app2"}
 SKIP_TASK = "Say which hosts of the site --limit leaves out"
+STATIC_SKIP_TASK = "Say why the static files are not copied from an app host --limit leaves out"
 KEPT_DETAILS = "/etc/asgi-channels/redis-client.json"
 
 
@@ -21,9 +23,9 @@ def _task_results(result, name):
                 yield from task["hosts"].values()
 
 
-@pytest.fixture(scope="module", params=["cluster-app2", "cluster-app1"])
+@pytest.fixture(scope="module", params=["cluster-app2", "cluster-app1", "cluster-redis"])
 def limited_run(request):
-    """A converge limited to one app host (cluster-app1 is also the site's web host)."""
+    """A converge limited to one host: an app host, an app and web host, the Redis and web host."""
     proc = run_playbook("converge.yml", limit=request.param, json_output=True)
     return request.param, proc, parse_json_output(proc)
 
@@ -46,6 +48,17 @@ def test_limited_run_says_which_hosts_it_leaves_out(limited_run):
     for other in SITE_HOSTS - {limit}:
         assert other in messages[0], messages[0]
     assert limit not in messages[0].split(":")[0], messages[0]
+
+
+def test_limited_run_says_whether_it_copies_no_static_files(limited_run):
+    limit, _proc, result = limited_run
+    messages = [res["msg"] for res in _task_results(result, STATIC_SKIP_TASK) if "msg" in res]
+    if limit == "cluster-redis":
+        # the web host that is no app host: the first app host (cluster-app1) is left out
+        assert len(messages) == 1 and messages[0].startswith("cluster-app1, the first app host"), messages
+        assert "not copied to cluster-redis" in messages[0], messages
+    else:
+        assert not messages, messages
 
 
 def test_limited_run_on_a_converged_host_changes_nothing(limited_run):
