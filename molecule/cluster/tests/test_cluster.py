@@ -18,7 +18,7 @@ ORIGIN = "--host-header localhost --origin http://localhost"
 APP_HOSTS = ["cluster-app1", "cluster-app2"]
 WEB_HOSTS = ["cluster-app1", "cluster-redis"]
 STATIC_ROOT = "/var/www/asgi/static"
-STATIC_ARCHIVE = "/var/cache/asgi-channels-asgi-static.tar"
+STATIC_ARCHIVE = "/var/cache/asgi-channels-site-static.tar"
 
 
 def network_address(name):
@@ -83,18 +83,24 @@ def static_digests(name, root):
     return {line.split(None, 1)[1]: line.split(None, 1)[0] for line in out.splitlines()}
 
 
-def test_web_host_that_is_no_app_host_has_the_app_hosts_static_files():
-    app_files = static_digests("cluster-app1", STATIC_ROOT)
-    assert "./chat/chat.js" in app_files, app_files  # collectstatic ran
-    assert static_digests("cluster-redis", STATIC_ROOT) == app_files
+@pytest.fixture(scope="module")
+def app_static_files():
+    """The static files on the first app host, where collectstatic wrote them."""
+    files = static_digests("cluster-app1", STATIC_ROOT)
+    assert "./chat/chat.js" in files, files  # collectstatic ran
+    return files
 
 
-def test_web_host_that_is_no_app_host_serves_a_static_file():
-    name = sorted(static_digests("cluster-app1", STATIC_ROOT))[0][2:]
+def test_web_host_that_is_no_app_host_has_the_app_hosts_static_files(app_static_files):
+    assert static_digests("cluster-redis", STATIC_ROOT) == app_static_files
+
+
+def test_web_host_that_is_no_app_host_serves_a_static_file(app_static_files):
+    name = sorted(app_static_files)[0][2:]
     served = cluster_host("cluster-redis").check_output(
         "python3 -c \"import hashlib, urllib.request; "
         "print(hashlib.sha256(urllib.request.urlopen('http://127.0.0.1/static/%s').read()).hexdigest())\"", name)
-    assert served == static_digests("cluster-app1", STATIC_ROOT)["./" + name]
+    assert served == app_static_files["./" + name]
 
 
 def test_the_static_files_on_the_web_host_are_roots_and_world_readable():
@@ -103,9 +109,9 @@ def test_the_static_files_on_the_web_host_are_roots_and_world_readable():
     assert odd == "", odd
 
 
-def test_the_packed_static_files_are_readable_by_root_only():
+def test_the_packed_static_files_are_roots_and_public_like_the_files():
     packed = cluster_host("cluster-app1").file(STATIC_ARCHIVE)
-    assert (packed.user, packed.group, packed.mode) == ("root", "root", 0o600)
+    assert (packed.user, packed.group, packed.mode) == ("root", "root", 0o644)
 
 
 @pytest.mark.parametrize("web_host", WEB_HOSTS)

@@ -67,7 +67,11 @@ CASES = {
     "media-root-relative": (
         {"daphne_media_root": "media"},
         "daphne_media_root must be '' (no media directory) or an absolute path other than daphne_static_root "
-        "(/var/www/asgi2/static); got 'media'"),
+        "(/var/www/asgi2/static), neither inside the other; got 'media'"),
+    "media-root-inside-the-static-root": (
+        {"daphne_media_root": "/var/www/asgi2/static/media"},
+        "an absolute path other than daphne_static_root (/var/www/asgi2/static), neither inside the other; "
+        "got '/var/www/asgi2/static/media'"),
     "media-root-env-var-not-a-name": (
         {"daphne_media_root_env_var": "MEDIA-ROOT"},
         "daphne_static_root_env_var and daphne_media_root_env_var must each be an environment variable name"),

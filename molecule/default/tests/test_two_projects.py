@@ -25,32 +25,50 @@ def test_each_projects_processes_run(host, program):
 
 
 @pytest.mark.parametrize("program", sorted(PROJECTS))
-def test_each_project_listens_on_its_own_port_as_its_own_user(host, program):
-    user, port, _run, _tmpfiles, _name = PROJECTS[program]
+def test_each_project_listens_on_its_own_port(host, program):
+    port = PROJECTS[program][1]
     lines = host.run("ss -Hltn 'sport = :%d'", port).stdout.splitlines()
     assert [line.split()[3] for line in lines] == ["127.0.0.1:%d" % port], lines
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_projects_processes_run_as_its_own_user(host, program):
     status = host.run("supervisorctl status '%s:*'", program).stdout
     pids = re.findall(r"pid (\d+),", status)
     users = {host.check_output("ps -o user= -p %s", pid) for pid in pids}
-    assert len(pids) == 2 and users == {user}, (status, users)
+    assert len(pids) == 2 and users == {PROJECTS[program][0]}, (status, users)
 
 
 @pytest.mark.parametrize("program", sorted(PROJECTS))
 def test_each_project_has_its_own_run_directory_and_sockets(host, program):
-    user, _port, run_dir, tmpfiles, _name = PROJECTS[program]
+    user, _port, run_dir, _tmpfiles, _name = PROJECTS[program]
     assert host.file(run_dir).user == user
     assert host.file(run_dir + "/daphne0.sock").is_socket
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_projects_run_directory_comes_back_at_boot_from_its_own_tmpfiles_line(host, program):
+    user, _port, run_dir, tmpfiles, _name = PROJECTS[program]
     assert host.file(tmpfiles).contains("^d %s 0755 %s %s -$" % (run_dir, user, user))
 
 
 @pytest.mark.parametrize("program", sorted(PROJECTS))
-def test_each_project_has_its_own_release_tree_and_environment_file(host, program):
-    user = PROJECTS[program][0]
-    root = "/srv/%s" % program
-    assert host.file(root + "/current").is_symlink
-    assert host.file(root).group == user
+def test_each_project_has_its_own_release_tree(host, program):
+    root = host.file("/srv/%s" % program)
+    assert root.group == PROJECTS[program][0]
+    assert host.file("/srv/%s/current" % program).is_symlink
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_project_has_its_own_environment_file(host, program):
     env = host.file("/etc/daphne/%s.env" % program)
-    assert (env.user, env.group, env.mode) == ("root", user, 0o640)
+    assert (env.user, env.group, env.mode) == ("root", PROJECTS[program][0], 0o640)
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_project_has_its_own_static_root(host, program):
+    static = host.file("/var/www/%s/static/chat/chat.js" % program)
+    assert static.is_file and static.user == PROJECTS[program][0]
 
 
 @pytest.mark.parametrize("program", sorted(PROJECTS))
