@@ -27,7 +27,7 @@ def test_each_projects_processes_run(host, program):
 @pytest.mark.parametrize("program", sorted(PROJECTS))
 def test_each_project_listens_on_its_own_port(host, program):
     port = PROJECTS[program][1]
-    lines = host.run("ss -Hltn 'sport = :%d'", port).stdout.splitlines()
+    lines = host.run("ss -Hltn 'sport = :%d'" % port).stdout.splitlines()
     assert [line.split()[3] for line in lines] == ["127.0.0.1:%d" % port], lines
 
 
