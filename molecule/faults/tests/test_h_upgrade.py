@@ -1,7 +1,8 @@
 """The upgrade from the previous version of the collection: the host is deployed again by the main
 branch as it was before the redesign of issue 16 (git PREVIOUS, taken from this repository's own
-history with `git archive`), then the current collection converges it under load: no HTTP request
-fails, and the run after it changes nothing."""
+history with `git archive`, with that version's sample app and deployment variables), then the
+current collection converges it under load with today's: no HTTP request fails, every process
+restarts once, and the run after it changes nothing."""
 
 import pathlib
 import subprocess
@@ -28,7 +29,10 @@ def previous_collection(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def upgrade(host, previous_collection):
+    # The previous version with the sample app and deployment variables of its own time (a user's
+    # inventory of then: e.g. STATIC_ROOT in daphne_environment, which the role now exports itself).
     old = run_playbook(str(previous_collection / "molecule" / "faults" / "converge.yml"),
+                       extra_vars={"chat_source_path": str(previous_collection / "examples" / "chat")},
                        collections_path=previous_collection / "collections")
     assert old.returncode == 0, "the previous version did not deploy:\n%s" % old.stdout[-3000:]
     before = {"release": current_release(host), "pids": daphne_pids(host)}
