@@ -32,7 +32,7 @@ from daphne_helpers import (
     wsclient,
 )
 
-# The scenario leaves daphne_version at the role's default: the venv must hold that release.
+# The scenario pins daphne_version (the oldest supported); the venv must hold the pinned release.
 ROLE_DEFAULTS = yaml.safe_load(
     (pathlib.Path(__file__).resolve().parents[3] / "roles" / "daphne" / "defaults" / "main.yml").read_text())
 
@@ -250,5 +250,5 @@ def test_release_is_complete_and_named_by_its_content(host, ansible_vars):
     assert marker.content_string.strip() == pathlib.PurePosixPath(current).name
     assert host.file(current + "/venv/bin/daphne").is_file
     version = host.check_output("%s/venv/bin/python -m pip show daphne | sed -n 's/^Version: //p'", current)
-    # the role's default, or the other supported version a host of the scenario pins
+    # the version the scenario pins, or the role's default
     assert version == ansible_vars.get("daphne_version", ROLE_DEFAULTS["daphne_version"])

@@ -4,10 +4,6 @@ one becomes the previous), then, in this order: a --check rollback, a rollback t
 an HTTP loop, the same rollback again, a rollback to the newer release by its id, a rollback to an
 unknown id, and a deploy of the configured source with daphne_keep_releases 1 (which restores the
 converged release as current). One behaviour per test.
-
-On one host, Debian 13 with the default Daphne: a rollback is a switch of `current` followed by the
-deploy's own rolling restart, which test_redeploy.py exercises on both hosts (the oldest supported
-Daphne included); every playbook run here is limited to that host.
 """
 
 import re
@@ -33,8 +29,6 @@ from daphne_helpers import (
 )
 
 UNKNOWN_ID = "0123456789abcdef"
-ROLLBACK_HOST = "daphne-trixie"
-testinfra_hosts = ["ansible://" + ROLLBACK_HOST]
 ROLE = "asgi.channels.daphne"
 
 
@@ -51,7 +45,7 @@ def process_stamps(host, procs):
 
 def snapshot(host):
     """What a step left on the host. pytest runs one host's tests before the other's, after every
-    step has run: each step's fixture keeps what the tests of both hosts read."""
+    step has run: each step's fixture keeps what the tests of every host read."""
     procs = wait_all_running(host)
     stamps, disk = process_stamps(host, procs)
     markers = host.check_output("ls %s/releases/*/.asgi-release-ok", APP_ROOT).split()
@@ -67,17 +61,8 @@ def snapshot(host):
     }
 
 
-def rollback_hosts():
-    """{name: testinfra host} of the hosts the rollback runs on (one)."""
-    return {ROLLBACK_HOST: all_hosts()[ROLLBACK_HOST]}
-
-
-def converge(**kwargs):
-    return run_playbook("converge.yml", limit=ROLLBACK_HOST, **kwargs)
-
-
 def snapshots():
-    return {name: snapshot(h) for name, h in rollback_hosts().items()}
+    return {name: snapshot(h) for name, h in all_hosts().items()}
 
 
 def at_the_converged_release(older):
@@ -91,19 +76,19 @@ def at_the_converged_release(older):
 
 
 def rollback(value, **kwargs):
-    return converge(extra_vars={"daphne_rollback": value}, **kwargs)
+    return run_playbook("converge.yml", extra_vars={"daphne_rollback": value}, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory):
     """{host: {"older": converged release, "newer": a changed copy's}}, the newer one current."""
-    hosts = rollback_hosts()
+    hosts = all_hosts()
     older = {name: current_release(h) for name, h in hosts.items()}
     app = copy_app(tmp_path_factory.mktemp("rollback"))
     with open(app / "chat" / "views.py", "a", encoding="utf-8") as views:
         views.write("\n# rollback test: the newer release\n")
     try:
-        deploy = converge(extra_vars={"daphne_source_path": str(app)})
+        deploy = run_playbook("converge.yml", extra_vars={"daphne_source_path": str(app)})
         assert deploy.returncode == 0, "deploying the newer release failed:\n%s" % deploy.stdout[-3000:]
         result = {}
         for name, host in hosts.items():
@@ -116,7 +101,7 @@ def releases(tmp_path_factory):
         # release current, or processes started with other files) a deploy of the configured source
         # restores it: the later modules expect the converged release.
         if not at_the_converged_release(older):
-            restore = converge()
+            restore = run_playbook("converge.yml")
             assert restore.returncode == 0, "restoring the converged release failed:\n%s" % restore.stdout[-3000:]
         for name, host in hosts.items():
             wait_all_running(host)
@@ -133,7 +118,7 @@ def check_run(releases):
 @pytest.fixture(scope="module")
 def to_previous(releases, check_run):
     """A rollback to the previous release on every host at once, an HTTP loop running on each."""
-    hosts = rollback_hosts()
+    hosts = all_hosts()
     before = snapshots()
     for host in hosts.values():
         start_http_loop(host)
@@ -156,23 +141,23 @@ def repeated(to_previous):
 def to_named(releases, repeated):
     """A rollback to the newer release by its id (given per host: ids differ between hosts)."""
     ids = {name: release_name(r["newer"]) for name, r in releases.items()}
-    proc = converge(extra_vars={
+    proc = run_playbook("converge.yml", extra_vars={
         "daphne_rollback": "{{ rollback_test_ids[inventory_hostname] }}", "rollback_test_ids": ids})
     return {"proc": proc, "after": snapshots()}
 
 
 @pytest.fixture(scope="module")
 def unknown(to_named):
-    name, host = ROLLBACK_HOST, rollback_hosts()[ROLLBACK_HOST]
+    name, host = sorted(all_hosts().items())[0]
     before = snapshot(host)
-    proc = rollback(UNKNOWN_ID)
+    proc = rollback(UNKNOWN_ID, limit=name)
     return {"proc": proc, "name": name, "before": before, "after": snapshot(host)}
 
 
 @pytest.fixture(scope="module")
 def pruned(to_named, unknown):
     """A deploy of the configured source (back to the older release) keeping 1 release."""
-    proc = converge(extra_vars={"daphne_keep_releases": 1})
+    proc = run_playbook("converge.yml", extra_vars={"daphne_keep_releases": 1})
     return {"proc": proc, "after": snapshots()}
 
 
