@@ -5,8 +5,9 @@ It runs inside the bench container next to wsclient.py, whose frame codec it reu
 encoded by ``wsclient.WebSocket.send`` and decoded by ``wsclient.WebSocket._frame_from_buffer``,
 called on a small adapter whose ``sock.sendall`` writes to an asyncio transport.
 
-  wsload hold URL --count N --rate R --start-at T --hold-until T [--source ADDR]
+  wsload hold URL --count N --rate R --start-at T (--hold-until T | --hold-for S) [--source ADDR]
       open N connections at R per second from T, answer the server's pings, and at --hold-until
+      (or S seconds after the last handshake ended: settled_s in the result says when)
       ping every connection still open (a drop is any that closed or does not answer). One JSON
       line per second ({"kind": "tick", "open": ...}), then one {"kind": "result"} line.
   wsload broadcast URL --subscribers N --messages M --rate R [--connect-batch B]
@@ -24,8 +25,9 @@ called on a small adapter whose ``sock.sendall`` writes to an asyncio transport.
       slow message is the p99 only when M < 100 (at M = 200 the p99 is the third slowest); max
       always shows it.
 
-Common options: --host-header, --origin, --timeout (seconds: the handshake, the final ping, the
-broadcast's wait for the last deliveries).
+URL is ws:// or wss:// (TLS; the server's name checked against --host-header, or not at all with
+--insecure). Common options: --host-header, --origin, --insecure, --timeout (seconds: the
+handshake, the final ping, the broadcast's wait for the last deliveries).
 """
 
 import argparse
@@ -36,6 +38,7 @@ import math
 import os
 import resource
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -128,7 +131,16 @@ async def _tcp(host, port, source):
 async def connect(url, opts, source=None):
     """Open a WebSocket (TCP from ``source`` when given); raises on any handshake failure."""
     parts = urllib.parse.urlsplit(url)
-    reader, writer = await asyncio.open_connection(sock=await _tcp(parts.hostname, parts.port or 80, source))
+    secure = parts.scheme == "wss"
+    tls = {}
+    if secure:
+        context = ssl.create_default_context()
+        if opts.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        tls = {"ssl": context, "server_hostname": opts.host_header or parts.hostname}
+    sock = await _tcp(parts.hostname, parts.port or (443 if secure else 80), source)
+    reader, writer = await asyncio.open_connection(sock=sock, **tls)
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(wsclient.handshake_request(parts.path or "/", opts.host_header or parts.netloc, key, opts.origin))
     try:
@@ -231,7 +243,15 @@ async def hold(opts):
         await asyncio.sleep(max(0.0, started + i / opts.rate - time.time()))
         tasks.append(asyncio.create_task(state.one()))
     ramp_done = time.time()
-    await asyncio.sleep(max(0.0, opts.hold_until - time.time()))
+    if opts.hold_for is not None:
+        # from the moment every handshake has ended (opened or failed), however long the ramp took
+        while state.opened + state.failed < opts.count:
+            await asyncio.sleep(0.05)
+        settled = time.time()
+        await asyncio.sleep(opts.hold_for)
+    else:
+        await asyncio.sleep(max(0.0, opts.hold_until - time.time()))
+        settled = None
     held_before_check = len(state.open)
     conns, answered = await state.final_check()
     state.ending = True
@@ -253,6 +273,7 @@ async def hold(opts):
         "held_at_end": answered, "open_before_check": held_before_check,
         "handshake_errors": state.handshake_errors, "drop_reasons": state.drop_reasons,
         "ramp_s": round(ramp_done - started, 1),
+        "settled_s": round(settled - started, 1) if settled is not None else None,
         "handshake_ms_p50": _pct(latencies, 50), "handshake_ms_p99": _pct(latencies, 99),
     }
 
@@ -399,13 +420,17 @@ def parse_args(argv):
     common.add_argument("--host-header")
     common.add_argument("--origin")
     common.add_argument("--timeout", type=float, default=15.0)
+    common.add_argument("--insecure", action="store_true", help="wss: do not verify the server's certificate")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     hold_cmd = sub.add_parser("hold", parents=[common])
     hold_cmd.add_argument("--count", type=int, required=True)
     hold_cmd.add_argument("--rate", type=float, required=True, help="new connections per second")
     hold_cmd.add_argument("--start-at", type=float, default=0.0, help="epoch seconds to start the ramp at")
-    hold_cmd.add_argument("--hold-until", type=float, required=True, help="epoch seconds of the final check")
+    until = hold_cmd.add_mutually_exclusive_group(required=True)
+    until.add_argument("--hold-until", type=float, help="epoch seconds of the final check")
+    until.add_argument("--hold-for", type=float,
+                       help="seconds from the end of the last handshake (however slow the ramp) to the final check")
     hold_cmd.add_argument("--source", help="local address to connect from (e.g. 127.0.0.2)")
     cast = sub.add_parser("broadcast", parents=[common])
     cast.add_argument("--subscribers", type=int, default=1000)

@@ -7,9 +7,11 @@ each stub did. The pure computations (``broadcast_figures``, ``_pct``) are check
 """
 
 import asyncio
+import datetime
 import importlib.util
 import json
 import pathlib
+import ssl
 import struct
 import sys
 import time
@@ -94,9 +96,10 @@ class StubServer:
     """``async with StubServer(handler) as url``: a server on 127.0.0.1 calling ``await handler(peer)``
     for every connection once its request head is read; the connection is closed when it returns."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
         self.handler = handler
         self.server = None
+        self.tls = tls  # an ssl.SSLContext: the server speaks wss://
 
     async def _serve(self, reader, writer):
         peer = Peer(reader, writer)
@@ -109,8 +112,8 @@ class StubServer:
             writer.close()
 
     async def __aenter__(self):
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return "ws://127.0.0.1:%d/ws/" % self.server.sockets[0].getsockname()[1]
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        return "%s://127.0.0.1:%d/ws/" % ("wss" if self.tls else "ws", self.server.sockets[0].getsockname()[1])
 
     async def __aexit__(self, *exc_info):
         self.server.close()
@@ -185,12 +188,13 @@ class ChatRoom:
 # --- running wsload --------------------------------------------------------------------------------
 
 
-def run_hold(handler, count=4, hold_s=0.3):
+def run_hold(handler, count=4, hold_s=0.3, tls=None, options=()):
     """wsload hold's result against a stub: ``count`` connections, the final check ``hold_s`` from now."""
     async def main():
-        async with StubServer(handler) as url:
+        async with StubServer(handler, tls) as url:
             opts = wsload.parse_args(["hold", url, "--count", str(count), "--rate", "1000",
-                                      "--hold-until", str(time.time() + hold_s), "--timeout", str(TIMEOUT)])
+                                      "--hold-until", str(time.time() + hold_s), "--timeout", str(TIMEOUT)]
+                                     + list(options))
             return await wsload.hold(opts)
 
     return asyncio.run(main())
@@ -391,3 +395,59 @@ def test_broadcast_figures_of_no_message_are_empty():
 def test_broadcast_options_default_to_200_messages_at_2_per_second():
     opts = wsload.parse_args(["broadcast", "ws://127.0.0.1/ws/chat/bench/"])
     assert (opts.messages, opts.rate) == (200, 2.0)
+
+
+@pytest.fixture(scope="module")
+def server_tls(tmp_path_factory):
+    """A TLS server context with a self-signed certificate for www.example.com."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.example.com")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("www.example.com")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    directory = tmp_path_factory.mktemp("tls")
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    return context
+
+
+def test_hold_over_tls_with_insecure_holds_every_connection(server_tls):
+    result = run_hold(healthy, tls=server_tls, options=["--insecure", "--host-header", "www.example.com"])
+    assert (result["opened"], result["failed_handshakes"], result["dropped"], result["held_at_end"]) == (4, 0, 0, 4)
+
+
+def test_hold_over_tls_verifies_the_certificate_unless_insecure(server_tls):
+    result = run_hold(healthy, tls=server_tls, options=["--host-header", "www.example.com"])
+    assert (result["opened"], result["failed_handshakes"]) == (0, 4)
+    assert all("SSLCertVerificationError" in reason for reason in result["handshake_errors"]), result
+
+
+def test_hold_for_holds_from_the_last_handshake_however_slow_the_ramp():
+    async def main():
+        async with StubServer(healthy) as url:
+            opts = wsload.parse_args(["hold", url, "--count", "4", "--rate", "10", "--hold-for", "0.3",
+                                      "--timeout", str(TIMEOUT)])
+            started = time.monotonic()
+            result = await wsload.hold(opts)
+            return result, time.monotonic() - started
+
+    result, took = asyncio.run(main())
+    assert (result["opened"], result["dropped"], result["held_at_end"]) == (4, 0, 4)
+    # the ramp (4 at 10/s) ends at 0.3 s, the hold 0.3 s after the last handshake
+    assert result["settled_s"] >= 0.3 and took >= result["settled_s"] + 0.3, (result, took)
+
+
+def test_hold_needs_one_end_of_the_hold():
+    with pytest.raises(SystemExit):
+        wsload.parse_args(["hold", "ws://127.0.0.1/", "--count", "1", "--rate", "1"])
