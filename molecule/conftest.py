@@ -210,12 +210,14 @@ class LoadRun:
 
 
 @contextlib.contextmanager
-def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=False):
+def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=False, http_url=LOAD_HTTP_URL,
+                options=LOAD_OPTIONS):
     """Steady load in the container while the ``with`` body causes a fault.
 
-    Starts ``wsclient load`` in the background (``rate`` HTTP requests a second to /health/
-    through nginx, each on a new connection, and ``clients`` held WebSockets that reconnect when
-    dropped), waits until every WebSocket is open, yields a ``LoadRun``, then stops the load and
+    Starts ``wsclient load`` in the background (``rate`` HTTP requests a second to ``http_url``,
+    the sample app's /health/ through nginx by default, each on a new connection, and ``clients``
+    held WebSockets at ``ws_url`` that reconnect when dropped; ``options`` are the client's
+    Host/Origin/TLS/timeout options), waits until every WebSocket is open, yields a ``LoadRun``, then stops the load and
     reads its JSON into ``LoadRun.result``. The one-line summary is printed (pytest -rA shows it
     in the Molecule log) and is the ``str`` of the run, for assertion messages. With ``may_die``
     a generator that is gone afterwards (a reboot) leaves ``result`` None instead of failing.
@@ -224,7 +226,7 @@ def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=Fals
     host.run("rm -f %s.json %s.err %s.ready %s.stop" % (base, base, base, base))
     host.run(
         "setsid nohup wsclient load %s %s %s --rate %s --clients %d --stop-file %s.stop --ready-file %s.ready "
-        "> %s.json 2> %s.err < /dev/null &" % (LOAD_HTTP_URL, ws_url, LOAD_OPTIONS, rate, clients, base, base, base, base)
+        "> %s.json 2> %s.err < /dev/null &" % (http_url, ws_url, options, rate, clients, base, base, base, base)
     )
     if not wait_for_file(host, base + ".ready", 30):
         raise AssertionError("the load did not start: %s %s" % (
