@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Django's command-line utility for this project."""
 
 import os
