@@ -128,17 +128,28 @@ async def _tcp(host, port, source):
     return sock
 
 
+_TLS_CONTEXTS = {}
+
+
+def _tls_context(insecure):
+    """One client context per run (making one loads the trust store: tens of ms, the loop blocked)."""
+    if insecure not in _TLS_CONTEXTS:
+        context = ssl.create_default_context()
+        if insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        _TLS_CONTEXTS[insecure] = context
+    return _TLS_CONTEXTS[insecure]
+
+
 async def connect(url, opts, source=None):
     """Open a WebSocket (TCP from ``source`` when given); raises on any handshake failure."""
     parts = urllib.parse.urlsplit(url)
     secure = parts.scheme == "wss"
     tls = {}
     if secure:
-        context = ssl.create_default_context()
-        if opts.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        tls = {"ssl": context, "server_hostname": opts.host_header or parts.hostname}
+        tls = {"ssl": _tls_context(opts.insecure),
+               "server_hostname": (opts.host_header or parts.hostname).rsplit(":", 1)[0]}
     sock = await _tcp(parts.hostname, parts.port or (443 if secure else 80), source)
     reader, writer = await asyncio.open_connection(sock=sock, **tls)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -191,7 +202,7 @@ class Hold:
         started = time.monotonic()
         try:
             conn = await asyncio.wait_for(connect(self.opts.url, self.opts, self.opts.source), self.opts.timeout)
-        except (OSError, RuntimeError, ValueError, IndexError, asyncio.TimeoutError, wsclient.Closed) as exc:
+        except Exception as exc:  # any handshake failure is counted: --hold-for waits for them all
             self.failed += 1
             self.handshake_errors.add(_reason(exc))
             return
