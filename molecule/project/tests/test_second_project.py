@@ -1,7 +1,7 @@
 """A second project beside the first on project-app1 (converge.yml: the project's staging site,
-deployed by the daphne role alone): its own program, user, socket, run directory, environment
-file, release tree and Redis database. That it keeps running untouched while the first is
-redeployed and rolled back is in test_redeploy.py."""
+deployed by the daphne role alone, its nginx site on the web host): nothing of one is the other's,
+neither user reads the other's secrets, and nginx sends each site to its own processes. That it
+keeps running untouched while the first is redeployed and rolled back is in test_redeploy.py."""
 
 import json
 
@@ -11,18 +11,62 @@ from project_helpers import APP_HOSTS, EDGE, environment, project_host
 
 testinfra_hosts = ["ansible://project-app1"]
 
+PROJECTS = {
+    # program: (user, run directory, tmpfiles file)
+    "asgi": ("daphne", "/run/daphne", "/etc/tmpfiles.d/daphne.conf"),
+    "staging": ("staging", "/run/staging", "/etc/tmpfiles.d/staging.conf"),
+}
 
-@pytest.mark.parametrize("program, user", [("asgi", "daphne"), ("staging", "staging")])
-def test_each_project_runs_as_its_own_user(host, program, user):
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_projects_processes_run_as_its_own_user(host, program):
     status = supervisor_status(host, "%s:" % program)
     assert status and all(state == "RUNNING" for state, _pid in status.values()), status
-    assert {host.process.get(pid=pid).user for _state, pid in status.values()} == {user}
+    assert {host.process.get(pid=pid).user for _state, pid in status.values()} == {PROJECTS[program][0]}
 
 
-def test_second_project_listens_on_its_own_port():
-    other = project_host("project-app1")
-    listening = other.run("ss -Hltn 'sport = :8001'").stdout.split()
-    assert len(listening) >= 4 and listening[3].endswith(":8001") and not listening[3].startswith("127."), listening
+def test_second_project_listens_on_its_own_port_on_the_network(host):
+    lines = host.run("ss -Hltn 'sport = :8001'").stdout.splitlines()
+    address = host.check_output("getent hosts project-app1").split()[0]
+    assert [line.split()[3] for line in lines] == ["%s:8001" % address], lines
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_project_has_its_own_run_directory_and_sockets(host, program):
+    user, run_dir, _tmpfiles = PROJECTS[program]
+    assert host.file(run_dir).user == user
+    assert host.file(run_dir + "/daphne0.sock").is_socket
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_projects_run_directory_comes_back_at_boot_from_its_own_tmpfiles_line(host, program):
+    user, run_dir, tmpfiles = PROJECTS[program]
+    assert host.file(tmpfiles).contains("^d %s 0755 %s %s -$" % (run_dir, user, user))
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_project_has_its_own_release_tree(host, program):
+    assert host.file("/srv/%s" % program).group == PROJECTS[program][0]
+    assert host.file("/srv/%s/current" % program).is_symlink
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_project_has_its_own_environment_file(host, program):
+    env = host.file("/etc/daphne/%s.env" % program)
+    assert (env.user, env.group, env.mode) == ("root", PROJECTS[program][0], 0o640)
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_each_project_has_its_own_static_root(host, program):
+    static = host.file("/var/www/%s/static/notes/notes.css" % program)
+    assert static.is_file and static.user == PROJECTS[program][0]
+
+
+@pytest.mark.parametrize("program", sorted(PROJECTS))
+def test_neither_projects_user_reads_the_others_secrets(host, program):
+    other = [p for p in PROJECTS if p != program][0]
+    read = host.run("runuser -u %s -- cat /etc/daphne/%s.env" % (PROJECTS[program][0], other))
+    assert read.rc != 0 and "Permission denied" in read.stderr, read.stderr
 
 
 @pytest.mark.parametrize("url, server_name, program", [
@@ -40,20 +84,10 @@ def test_nginx_sends_each_site_to_its_own_project(url, server_name, program):
     assert answered and answered <= pids, (answered, pids)
 
 
-@pytest.mark.parametrize("path", ["/srv/staging/current", "/run/staging", "/etc/daphne/staging.env",
-                                  "/var/www/staging/static/notes/notes.css"])
-def test_second_project_has_its_own(host, path):
-    assert host.file(path).exists
-
-
-def test_environment_files_are_each_projects_own(host):
-    first, second = host.file("/etc/daphne/asgi.env"), host.file("/etc/daphne/staging.env")
-    assert (first.group, second.group) == ("daphne", "staging") and first.mode == second.mode == 0o640
-
-
-def test_second_project_uses_another_redis_database(host):
+def test_the_projects_use_different_databases_of_the_same_redis(host):
     first, second = (environment(host, program)["CHANNELS_REDIS_URL"].split("?")[0] for program in ("asgi", "staging"))
-    assert first.endswith("/0") and second.endswith("/1") and first[:-2] == second[:-2]
+    assert (first.rsplit("/", 1)[1], second.rsplit("/", 1)[1]) == ("0", "1")
+    assert first.rsplit("@", 1)[-1][:-2] == second.rsplit("@", 1)[-1][:-2]
 
 
 def test_second_project_broadcasts_through_the_channel_layer():

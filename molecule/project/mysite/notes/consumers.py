@@ -21,6 +21,8 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(GROUP, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            return
         if "say" in content:
             await self.channel_layer.group_send(GROUP, {"type": "notify", "text": str(content["say"]),
                                                         "sender": identity()})

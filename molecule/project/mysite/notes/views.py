@@ -1,4 +1,8 @@
-"""The front page says who answered; POST /upload/ stores a file in MEDIA_ROOT and says its URL."""
+"""The front page says who answered; POST /upload/?name=NAME.txt stores the body as a text file in
+MEDIA_ROOT/uploads/ and says its URL (a test project: no authentication, plain-text names only, so
+nothing uploaded can run as a page of the site)."""
+
+import re
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -17,7 +21,7 @@ def index(request):
 @require_POST
 def upload(request):
     name = request.GET.get("name", "")
-    if not name or "/" in name or name.startswith("."):
-        return HttpResponseBadRequest("?name= a plain file name")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.txt", name):
+        return HttpResponseBadRequest("?name= a plain .txt file name")
     stored = default_storage.save("uploads/" + name, ContentFile(request.body))
     return JsonResponse(dict(identity(), url=default_storage.url(stored)))
