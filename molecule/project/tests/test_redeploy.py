@@ -112,3 +112,14 @@ def test_worker_answers_from_the_release_it_restarted_into(step):
 def test_second_project_is_left_running_untouched(step):
     before, after = step["before"]["staging"], step["after"]["staging"]
     assert before and after == before and {s for s, _pid in after.values()} == {"RUNNING"}, (before, after)
+
+
+@pytest.mark.parametrize("name", APP_HOSTS)
+def test_restart_health_requests_name_the_site(step, name):
+    """The rolling restart asks each restarted process for / through its own unix socket (Daphne's
+    access log names no client for it: "None") with the site's name as Host, which the example
+    inventory leaves to the site playbook (daphne_health_host unset): Django answers 200; with
+    localhost, outside ALLOWED_HOSTS, it would refuse every one with a 400."""
+    log = project_host(name).check_output("cat /var/log/daphne/asgi.log")
+    health = [line for line in log.splitlines() if line.startswith("None ") and '"GET /"' in line]
+    assert len(health) >= 4 and all(line.split()[-2] == "200" for line in health), health[-10:]
