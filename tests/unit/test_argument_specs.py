@@ -89,8 +89,11 @@ def test_every_option_is_typed_and_described(role):
             problems.append("%s: unknown type %r" % (name, option.get("type")))
         if "type" not in option:
             problems.append("%s: no type" % name)
-        if not option.get("description"):
+        description = option.get("description")
+        if not description:
             problems.append("%s: no description" % name)
+        elif not all(isinstance(line, str) for line in (description if isinstance(description, list) else [description])):
+            problems.append("%s: a description line that is not text (a ': ' in a plain YAML scalar?)" % name)
         if option.get("type") == "list" and "elements" not in option:
             problems.append("%s: list without elements" % name)
     assert not problems, "%s:\n%s" % (role, "\n".join(problems))
