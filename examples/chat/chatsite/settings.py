@@ -7,6 +7,7 @@ rediss://..., or unix:///path/to/redis.sock[?db=0]; unset: in-memory channel lay
 only), CHANNELS_GROUP_EXPIRY (seconds, Redis layer only), CHANNELS_REDIS_PREFIX.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -35,7 +36,9 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "daphne",
+    # Daphne's runserver for development, where Daphne is installed (asgi.channels.daphne installs
+    # it with daphne_server: daphne; with uvicorn it is not there)
+    *(["daphne"] if importlib.util.find_spec("daphne") else []),
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
