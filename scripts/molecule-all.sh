@@ -16,7 +16,7 @@ logs="$root/.cache/logs"
 mkdir -p "$logs"
 
 # Longest first, so that the lanes end close together; scenarios not named here come last.
-order=(daphne project cluster faults default supervisor nginx redis)
+order=(project faults cluster daphne default supervisor nginx redis)
 if [ $# -gt 0 ]; then
   scenarios=("$@")
 else
