@@ -54,7 +54,12 @@ CASES = {
     "uvicorn-with-a-daphne-timeout": (
         {"daphne_server": "uvicorn", "daphne_timeouts": {"websocket": 3600}},
         "daphne_timeouts takes only ping_interval, ping_timeout: Uvicorn has no equivalent of websocket"),
-    "trusted-proxies-with-daphne": ({"daphne_trusted_proxies": ["127.0.0.1"]}, "daphne_trusted_proxies must be empty"),
+    "trusted-proxies-with-daphne": (
+        {"daphne_trusted_proxies": ["127.0.0.1"]}, "daphne_trusted_proxies must be empty with daphne_server daphne"),
+    "uvicorn-option-in-the-environment": (
+        {"daphne_server": "uvicorn", "daphne_timeouts": {},
+         "daphne_environment": {"DJANGO_SETTINGS_MODULE": "chatsite.settings", "WEB_CONCURRENCY": "4"}},
+        "daphne_environment must not set WEB_CONCURRENCY with daphne_server uvicorn"),
     "uvicorn-reload-option": (
         {"daphne_server": "uvicorn", "daphne_timeouts": {}, "daphne_extra_args": ["--reload"]},
         "daphne_extra_args must not hold --host, --port, --uds, --fd, --workers or --reload"),
