@@ -9,7 +9,8 @@
   ``failure_message`` is what its failed task said; ``supervisor_status`` reads supervisorctl;
   ``wsclient`` runs the shared test client (molecule/shared/files/wsclient.py) in a container.
 - ``steady_load`` runs the client's ``load`` command (steady HTTP requests plus held WebSockets)
-  in a container around a fault and prints what was lost; ``broadcast_after_redis_restart`` and
+  in a container around a fault and prints what was lost; ``kill_under_load`` kills the busiest
+  server process under it; ``wait_until`` polls a condition; ``broadcast_after_redis_restart`` and
   ``reboot`` are the Redis-restart and reboot steps shared by the default and faults scenarios.
   Import them with ``from conftest import ...``.
 """
@@ -156,6 +157,16 @@ def wait_for_file(host, path, seconds):
     return host.file(path).exists
 
 
+def wait_until(predicate, seconds, interval=0.2):
+    """Seconds until ``predicate()`` was true (polled), or None after ``seconds``."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if predicate():
+            return round(time.monotonic() - start, 2)
+        time.sleep(interval)
+    return None
+
+
 def host_time(host):
     """The container's clock (epoch seconds): event times of the load are on this clock."""
     return float(host.run("date +%s.%N").stdout)
@@ -253,6 +264,35 @@ def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=Fals
     if run.result is None and not may_die:
         raise AssertionError("the load printed no result: %s" % host.run("cat %s.json %s.err" % (base, base)).stdout)
     print(run.summary())
+
+
+def kill_under_load(host, name, program="asgi", back_within=20):
+    """Under ``steady_load``: ``kill -9`` the process of ``program`` that holds most of the load's
+    WebSockets, and wait (at most ``back_within`` s) until every process is RUNNING again, the
+    killed one with a new pid. Returns {"load", "victim" (its name), "before" and "after" ({name:
+    pid}), "killed_at" (container clock), "back_after" (seconds, None if not back)}."""
+
+    def pids():
+        return {process: pid for process, (_state, pid) in supervisor_status(host, program + ":*").items()}
+
+    def back():
+        status = supervisor_status(host, program + ":*")
+        return (set(status) == set(before) and all(state == "RUNNING" for state, _pid in status.values())
+                and status[victim][1] != before[victim])
+
+    before = pids()
+    with steady_load(host, name) as load:
+        held = load.clients_by_pid()
+        victim = max(before, key=lambda process: held.get(before[process], 0))
+        load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(before[victim], 0))
+        time.sleep(1)
+        killed_at = host_time(host)
+        host.run("kill -9 %s", str(before[victim]))
+        back_after = wait_until(back, back_within)
+        load.notes["back RUNNING after"] = "%s s" % back_after
+        time.sleep(2)
+    return {"load": load, "victim": victim, "before": before, "after": pids(), "killed_at": killed_at,
+            "back_after": back_after}
 
 
 # --- restarts shared by the default and faults scenarios -------------------------------------------

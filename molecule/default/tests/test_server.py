@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import changed_tasks, parse_json_output, run_playbook, steady_load, supervisor_status, wsclient
+from conftest import (changed_tasks, kill_under_load, parse_json_output, run_playbook, steady_load,
+                      supervisor_status, wsclient)
 
 # the hosts that run another server than the default (molecule.yml's host_vars)
 SERVERS = {"default-uvicorn": "uvicorn"}
@@ -102,25 +103,7 @@ def test_uvicorn_logs_each_request_it_answers(host):
 @pytest.fixture(scope="module")
 def killed(host):
     uvicorn_only(host)
-    before = pids(host)
-    with steady_load(host, "kill-9-uvicorn") as load:
-        # the process holding most of the load's WebSockets
-        held = load.clients_by_pid()
-        victim = max(before, key=lambda name: held.get(before[name], 0))
-        load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(before[victim], 0))
-        time.sleep(1)
-        host.run("kill -9 %s", str(before[victim]))
-        started = time.monotonic()
-        back_after = None
-        while time.monotonic() - started < 20:
-            state, pid = supervisor_status(host, "asgi:").get(victim, (None, None))
-            if state == "RUNNING" and pid != before[victim]:
-                back_after = round(time.monotonic() - started, 1)
-                break
-            time.sleep(0.2)
-        load.notes["back RUNNING after"] = "%s s" % back_after
-        time.sleep(2)
-    return {"load": load, "before": before, "after": pids(host), "back_after": back_after, "victim": victim}
+    return kill_under_load(host, "kill-9-uvicorn")
 
 
 def test_a_killed_uvicorn_process_is_back_within_5_s(killed):

@@ -56,16 +56,6 @@ def current_release(host):
     return host.check_output("readlink %s" % CURRENT_LINK)
 
 
-def wait_until(predicate, seconds, interval=0.2):
-    """Seconds until ``predicate()`` was true (polled), or None after ``seconds``."""
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if predicate():
-            return round(time.monotonic() - start, 2)
-        time.sleep(interval)
-    return None
-
-
 def all_running(host, old_pids=None):
     """Every Daphne process RUNNING (and, with ``old_pids``, none with one of those pids)."""
     status = supervisor_status(host, PROGRAM + ":*")

@@ -2,35 +2,23 @@
 started after the kill fails (a request the killed process was answering at that moment may), only
 the killed process's WebSocket clients drop, and they reconnect."""
 
-import time
-
 import pytest
 
-from conftest import host_time, steady_load
-from faults_helpers import all_running, assert_dropped_clients_reconnected, daphne_pids, record_result, wait_until
+from conftest import kill_under_load
+from faults_helpers import assert_dropped_clients_reconnected, record_result
 
 BACK_WITHIN = 5
 
 
 @pytest.fixture(scope="module")
 def kill(host):
-    pids = daphne_pids(host)
-    with steady_load(host, "kill-9-daphne") as load:
-        # The process holding most of the load's WebSockets.
-        held = load.clients_by_pid()
-        victim = max(pids, key=lambda name: held.get(pids[name], 0))
-        load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(pids[victim], 0))
-        time.sleep(1)
-        killed_at = host_time(host)
-        host.run("kill -9 %s", str(pids[victim]))
-        back_after = wait_until(lambda: all_running(host, [pids[victim]]), 20)
-        load.notes["back RUNNING after"] = "%s s" % back_after
-        time.sleep(2)
-    record_result(load, back_running_after_s=back_after,
+    killed = kill_under_load(host, "kill-9-daphne")
+    load = killed["load"]
+    record_result(load, back_running_after_s=killed["back_after"],
                   failed_requests_started_before_the_kill=len(load.result["http"]["failures"])
-                  - len(load.http_failures_after(killed_at)))
-    return {"load": load, "victim": victim, "old_pids": pids, "new_pids": daphne_pids(host),
-            "killed_at": killed_at, "back_after": back_after}
+                  - len(load.http_failures_after(killed["killed_at"])))
+    return {"load": load, "victim": killed["victim"], "old_pids": killed["before"], "new_pids": killed["after"],
+            "killed_at": killed["killed_at"], "back_after": killed["back_after"]}
 
 
 def test_killed_process_is_back_within_5_s(kill):

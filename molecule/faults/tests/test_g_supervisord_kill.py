@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from conftest import host_time, steady_load
+from conftest import host_time, steady_load, wait_until
 from faults_helpers import (
     NUMPROCS, SUPERVISORD_LOG, all_running, assert_every_dropped_client_reconnected, daphne_processes, main_pid,
-    record_result, site_answers, wait_until,
+    record_result, site_answers,
 )
 
 BACK_WITHIN = 15
