@@ -266,11 +266,12 @@ def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=Fals
     print(run.summary())
 
 
-def kill_under_load(host, name, program="asgi", back_within=20):
-    """Under ``steady_load``: ``kill -9`` the process of ``program`` that holds most of the load's
-    WebSockets, and wait (at most ``back_within`` s) until every process is RUNNING again, the
-    killed one with a new pid. Returns {"load", "victim" (its name), "before" and "after" ({name:
-    pid}), "killed_at" (container clock), "back_after" (seconds, None if not back)}."""
+def kill_under_load(host, name, program="asgi", back_within=20, load_host=None):
+    """Under ``steady_load`` (on ``load_host``, a web host in front of ``host``; ``host`` itself by
+    default): ``kill -9`` the process of ``program`` that holds most of the load's WebSockets, and
+    wait (at most ``back_within`` s) until every process is RUNNING again, the killed one with a
+    new pid. Returns {"load", "victim" (its name), "before" and "after" ({name: pid}), "killed_at"
+    (container clock), "back_after" (seconds, None if not back)}."""
 
     def pids():
         return {process: pid for process, (_state, pid) in supervisor_status(host, program + ":*").items()}
@@ -281,7 +282,7 @@ def kill_under_load(host, name, program="asgi", back_within=20):
                 and status[victim][1] != before[victim])
 
     before = pids()
-    with steady_load(host, name) as load:
+    with steady_load(load_host or host, name) as load:
         held = load.clients_by_pid()
         victim = max(before, key=lambda process: held.get(before[process], 0))
         load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(before[victim], 0))
@@ -336,10 +337,11 @@ def failed_units(host):
     return [line.split()[0] for line in listing.splitlines() if line.strip()]
 
 
-def reboot(host, answer_within=60):
-    """``docker restart`` the host's container, wait for systemd, then for the site to answer.
+def reboot(host, answer_within=60, probe_host=None, url=LOAD_HTTP_URL):
+    """``docker restart`` the host's container, wait for systemd, then for the site to answer
+    ``url`` (asked on ``probe_host``, the host itself by default: its nginx).
 
-    Returns (systemd's state, seconds from the restart command to the first 2xx of /health/ or
+    Returns (systemd's state, seconds from the restart command to the first 2xx of ``url`` or
     None, the last answer)."""
     started = time.monotonic()
     subprocess.run(["docker", "restart", host.backend.host], check=True, capture_output=True, timeout=120)
@@ -352,7 +354,7 @@ def reboot(host, answer_within=60):
         time.sleep(1)
     answer, answered_after = None, None
     while time.monotonic() - started < answer_within:
-        result = host.run("wsclient http %s --host-header localhost --timeout 2" % LOAD_HTTP_URL)
+        result = (probe_host or host).run("wsclient http %s --host-header localhost --timeout 2" % url)
         answer = json.loads(result.stdout) if result.stdout.strip() else {"ok": False, "error": result.stderr}
         if answer["ok"]:
             answered_after = time.monotonic() - started

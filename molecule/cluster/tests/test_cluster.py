@@ -9,8 +9,8 @@ import json
 import re
 
 import pytest
-from cluster_helpers import cluster_host
-from conftest import wsclient
+from cluster_helpers import cluster_host, network_address
+from conftest import supervisor_status, wsclient
 
 testinfra_hosts = ["ansible://cluster-app1"]
 
@@ -21,9 +21,9 @@ STATIC_ROOT = "/var/www/asgi/static"
 STATIC_ARCHIVE = "/var/cache/asgi-channels-site-static.tar"
 
 
-def network_address(name):
-    """The host's address on the scenario's docker network (its default IPv4 address)."""
-    return cluster_host(name).check_output("ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'")
+def port_processes():
+    """How many processes cluster-app2 runs, each on a port of its own (daphne_binding port)."""
+    return len(supervisor_status(cluster_host("cluster-app2", root=True), "asgi:"))
 
 
 def listening_addresses(name, port):
@@ -61,8 +61,11 @@ def test_nginx_balances_over_both_app_hosts(web_host):
     upstream = config[config.index("upstream channels-backend"):]
     upstream = upstream[:upstream.index("}")]
     servers = re.findall(r"^\s*server\s+(\S+);", upstream, re.MULTILINE)
-    # with two web hosts, every app host is reached at its network address (its own nginx too)
-    assert sorted(servers) == sorted(network_address(name) + ":8000" for name in APP_HOSTS), upstream
+    # with two web hosts, every app host is reached at its network address (its own nginx too):
+    # cluster-app1's shared socket, each process's port of cluster-app2 (daphne_binding port)
+    expected = [network_address("cluster-app1") + ":8000"] + [
+        "%s:%d" % (network_address("cluster-app2"), 8000 + n) for n in range(port_processes())]
+    assert sorted(servers) == sorted(expected), upstream
 
 
 @pytest.mark.parametrize("app_host", APP_HOSTS)

@@ -34,6 +34,12 @@ CASES = {
     "local-path-missing": ({"daphne_source_path": "/nonexistent/project"}, "local needs daphne_source_path"),
     "bind-option": ({"daphne_extra_args": ["-b", "0.0.0.0"]}, "daphne_extra_args must not hold"),
     "port-option": ({"daphne_extra_args": ["--port=8001"]}, "daphne_extra_args must not hold"),
+    # a port per process needs a TCP address and room for every process's port
+    "port-binding-on-a-unix-socket": (
+        {"daphne_binding": "port", "daphne_socket": "unix:///run/asgi.sock"}, "daphne_binding port binds process N"),
+    "port-binding-past-65535": (
+        {"daphne_binding": "port", "daphne_socket": "tcp://localhost:65535"}, "PORT + daphne_numprocs - 1 <= 65535"),
+    "unknown-binding": ({"daphne_binding": "fd"}, "daphne_binding must be one of: shared, port"),
     "websocket-timeout-not-below-group-expiry": (
         {"daphne_timeouts": {"websocket": 86400}}, "daphne_timeouts.websocket (86400) must be below"),
     "websocket-timeout-infinite-with-group-expiry": (

@@ -1,0 +1,255 @@
+"""daphne_binding port on cluster-app2 (the guide's `daphne -b ADDRESS -p PORT`): each process
+listens on a port of its own (8000 + N) at the host's network address, supervisord runs a plain
+program and holds no socket, and both web hosts' nginx list every process of every app host.
+Through nginx: requests and a broadcast reach different port processes; a killed process is back
+within 5 s and its clients reconnect; redeploys that replace each process (Daphne to Uvicorn and
+back, one port at a time) fail no request; the switch to the shared socket and back leaves nothing
+of the other (program, listeners, upstreams), with --check clean on the shared host; after a
+reboot every port answers again.
+"""
+
+import json
+import re
+import time
+
+import pytest
+from cluster_helpers import cluster_host, network_address
+from conftest import (changed_tasks, kill_under_load, parse_json_output, reboot, run_playbook, steady_load,
+                      supervisor_status, wsclient)
+
+# the host fixture (journal on failure) is the port-mode host, as root
+testinfra_hosts = ["ansible://cluster-app2?sudo=true"]
+
+PORT_HOST = "cluster-app2"
+WEB_HOSTS = ["cluster-app1", "cluster-redis"]
+# the web host that is no app host: every request it proxies crosses the network
+WEB = "cluster-redis"
+BASE = 8000
+BIN = "/srv/asgi/bin"
+PROGRAM_CONF = "/etc/supervisor/conf.d/asgi.conf"
+ORIGIN = "--host-header localhost --origin http://localhost"
+BACK_WITHIN = 5
+
+
+def app_host():
+    return cluster_host(PORT_HOST, root=True)
+
+
+def pids():
+    """{process name: pid} of the asgi program on the port-mode host."""
+    return {name: pid for name, (_state, pid) in supervisor_status(app_host(), "asgi:").items()}
+
+
+def port_of(name):
+    return BASE + int(re.sub(r"^asgi:asgi", "", name))
+
+
+def health(port):
+    """/health/ of the port-mode host's process on ``port``, asked from the web host over the
+    network: its JSON (host, pid...)."""
+    result = wsclient(cluster_host(WEB), "http http://%s:%d/health/ --host-header localhost" % (network_address(PORT_HOST), port))
+    assert result["ok"], result
+    return json.loads(result["bodies"][0])
+
+
+def listeners():
+    """{port: {"sockets": listening sockets on it, "names": processes ss names as holding them}} for
+    the asgi ports on the host. ss names only root's processes here (reading another user's
+    /proc/PID/fd takes CAP_SYS_PTRACE, which the containers lack): supervisord, not the app user's
+    server processes; which process answers on a port, health() tells."""
+    out = app_host().check_output("ss -Hltnp '( sport >= :%s and sport <= :%s )'", str(BASE), str(BASE + 9))
+    held = {}
+    for line in out.splitlines():
+        port = int(line.split()[3].rsplit(":", 1)[1])
+        entry = held.setdefault(port, {"sockets": 0, "names": set()})
+        entry["sockets"] += 1
+        entry["names"] |= set(re.findall(r'"([^"]+)",pid=', line))
+    return held
+
+
+def answers():
+    """{process name: pid that answers on its port} for the port-mode host's processes."""
+    return {name: health(port_of(name))["pid"] for name in pids()}
+
+
+def upstream(web_host):
+    config = cluster_host(web_host, root=True).run("nginx -T").stdout
+    block = config[config.index("upstream channels-backend"):]
+    return sorted(re.findall(r"^\s*server\s+(\S+);", block[:block.index("}")], re.MULTILINE))
+
+
+def state():
+    running = pids()
+    return {
+        "pids": running,
+        "args": {name: app_host().file("/proc/%d/cmdline" % pid).content.decode().split("\0") for name, pid in running.items()},
+        "conf": app_host().file(PROGRAM_CONF).content_string,
+        "listeners": listeners(),
+        "answers": answers() if "[program:asgi]" in app_host().file(PROGRAM_CONF).content_string else {},
+        "upstreams": {name: upstream(name) for name in WEB_HOSTS},
+        "entry_points": sorted(n for n in app_host().file(BIN).listdir() if n.endswith("-serve.py")),
+    }
+
+
+def port_upstreams(count):
+    return ["%s:%d" % (network_address(PORT_HOST), BASE + n) for n in range(count)]
+
+
+def test_supervisord_runs_a_plain_program_and_binds_no_socket():
+    conf = app_host().file(PROGRAM_CONF).content_string
+    assert "[program:asgi]" in conf and "socket=" not in conf, conf
+
+
+@pytest.mark.parametrize("num", [0, 1])
+def test_each_process_answers_on_a_port_of_its_own(num):
+    assert health(BASE + num)["pid"] == pids()["asgi:asgi%d" % num]
+
+
+def test_each_port_has_one_listening_socket_and_supervisord_holds_none():
+    held = listeners()
+    assert sorted(held) == [port_of(name) for name in sorted(pids())], held
+    assert all(entry["sockets"] == 1 and "supervisord" not in entry["names"] for entry in held.values()), held
+
+
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+def test_nginx_lists_every_port_process(web_host):
+    assert set(port_upstreams(len(pids()))) <= set(upstream(web_host))
+
+
+def test_requests_through_nginx_reach_every_port_process():
+    result = wsclient(cluster_host(WEB), "http http://127.0.0.1/health/ --host-header localhost --count 60 --all-bodies")
+    assert result["ok"], result
+    answered = {(body["host"], body["pid"]) for body in map(json.loads, result["bodies"])}
+    assert {(PORT_HOST, pid) for pid in pids().values()} <= answered, answered
+
+
+def test_broadcast_crosses_port_processes():
+    result = wsclient(
+        cluster_host(WEB),
+        "broadcast ws://127.0.0.1/ws/chat/ports/ ws://127.0.0.1/ws/chat/ports/ %s "
+        "--send across-ports --expect across-ports --distinct pid" % ORIGIN,
+    )
+    assert result["ok"], result
+    assert result["listener_hello"]["pid"] != result["sender_hello"]["pid"]
+
+
+@pytest.fixture(scope="module")
+def killed():
+    return kill_under_load(app_host(), "kill-9-port-process", load_host=cluster_host(WEB))
+
+
+def test_a_killed_port_process_is_back_within_5_s(killed):
+    assert killed["back_after"] is not None and killed["back_after"] <= BACK_WITHIN, killed["load"]
+
+
+def test_a_killed_port_process_answers_on_its_port_again(killed):
+    assert health(port_of(killed["victim"]))["pid"] == killed["after"][killed["victim"]]
+
+
+def test_clients_of_a_killed_port_process_reconnect(killed):
+    ws = killed["load"].result["ws"]
+    assert ws["dropped"] > 0, "the killed process held no WebSocket: %s" % killed["load"]
+    assert ws["reconnected"] == ws["dropped"] and ws["failed_reconnects"] == 0, killed["load"]
+
+
+# On the converged port-mode host: two redeploys that replace every process one port at a time
+# (Daphne to Uvicorn and back, --limit to the host, under load through the other web host), then
+# the switch to the shared socket and back (whole site: the web hosts' upstreams follow).
+@pytest.fixture(scope="module")
+def switched():
+    steps = {"before": {"state": state()}}
+    for step, extra in (("uvicorn", {"daphne_server": "uvicorn"}), ("daphne", {})):
+        with steady_load(cluster_host(WEB), "port-redeploy-to-" + step) as load:
+            proc = run_playbook("converge.yml", limit=PORT_HOST, extra_vars=extra)
+            time.sleep(2)
+        steps[step] = {"run": proc, "load": load, "state": state()}
+    shared = {"daphne_binding": "shared"}
+    steps["shared"] = {"run": run_playbook("converge.yml", extra_vars=shared), "state": state()}
+    steps["shared"]["check"] = run_playbook("converge.yml", extra_vars=shared, check=True, json_output=True)
+    steps["port"] = {"run": run_playbook("converge.yml"), "state": state()}
+    return steps
+
+
+STEPS = ["uvicorn", "daphne", "shared", "port"]
+ROLLING = ["uvicorn", "daphne"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_each_step_converges(switched, step):
+    assert switched[step]["run"].returncode == 0, switched[step]["run"].stdout[-4000:]
+
+
+@pytest.mark.parametrize("step", ROLLING)
+def test_a_port_by_port_redeploy_fails_no_request(switched, step):
+    load = switched[step]["load"]
+    assert load.result["http"]["sent"] > 50 and load.result["http"]["failed"] == 0, load
+
+
+@pytest.mark.parametrize("step", ROLLING)
+def test_clients_of_redeployed_port_processes_reconnect(switched, step):
+    load = switched[step]["load"]
+    ws = load.result["ws"]
+    assert ws["dropped"] > 0 and ws["reconnected"] == ws["dropped"] and ws["failed_reconnects"] == 0, load
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_each_step_replaces_every_process(switched, step):
+    previous = switched[STEPS[STEPS.index(step) - 1] if step != "uvicorn" else "before"]["state"]["pids"]
+    now = switched[step]["state"]["pids"]
+    assert set(now) == set(previous) and not set(now.values()) & set(previous.values()), (previous, now)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_after_each_step_every_process_runs_the_chosen_server(switched, step):
+    server = "uvicorn" if step == "uvicorn" else "daphne"
+    for name, args in switched[step]["state"]["args"].items():
+        assert args[1] == "%s/%s-serve.py" % (BIN, server), (name, args)
+    assert switched[step]["state"]["entry_points"] == ["%s-serve.py" % server]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_after_each_step_only_the_chosen_binding_listens(switched, step):
+    current = switched[step]["state"]
+    if step == "shared":
+        # supervisord's fcgi socket, inherited by both processes; no port of its own
+        assert list(current["listeners"]) == [BASE], current["listeners"]
+        assert "supervisord" in current["listeners"][BASE]["names"], current["listeners"]
+        assert "[fcgi-program:asgi]" in current["conf"], current["conf"]
+    else:
+        assert sorted(current["listeners"]) == [port_of(name) for name in sorted(current["pids"])], current
+        assert all(entry["sockets"] == 1 and "supervisord" not in entry["names"]
+                   for entry in current["listeners"].values()), current["listeners"]
+        assert current["answers"] == current["pids"], current
+        assert "[program:asgi]" in current["conf"] and "socket=" not in current["conf"], current["conf"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+def test_after_each_step_the_web_hosts_upstream_follows(switched, step, web_host):
+    servers = switched[step]["state"]["upstreams"][web_host]
+    ours = [server for server in servers if server.startswith(network_address(PORT_HOST) + ":")]
+    assert ours == port_upstreams(1 if step == "shared" else len(switched[step]["state"]["pids"])), servers
+
+
+def test_check_mode_after_the_switch_to_the_shared_socket_changes_nothing(switched):
+    changed = list(changed_tasks(parse_json_output(switched["shared"]["check"])))
+    assert changed == [], changed
+
+
+@pytest.fixture(scope="module")
+def rebooted(switched):
+    """After the switches (back in port mode): the container restarted, then each port asked."""
+    state_, answered_after, answer = reboot(app_host(), probe_host=cluster_host(WEB),
+                                            url="http://%s:%d/health/" % (network_address(PORT_HOST), BASE + 1))
+    return {"state": state_, "answered_after": answered_after, "answer": answer, "pids": pids(),
+            "before": switched["port"]["state"]["pids"]}
+
+
+def test_after_a_reboot_the_last_port_answers_within_60_s(rebooted):
+    assert rebooted["answered_after"] is not None, rebooted
+
+
+def test_after_a_reboot_every_port_process_runs_and_answers(rebooted):
+    assert set(rebooted["pids"]) == set(rebooted["before"]), rebooted
+    for name, pid in rebooted["pids"].items():
+        assert health(port_of(name))["pid"] == pid
