@@ -187,11 +187,14 @@ class LoadRun:
     def __init__(self, name):
         self.name, self.result, self.notes, self.ready = name, None, {}, {}
 
-    def clients_by_pid(self):
-        """{server pid: number of the load's WebSockets it held when the load started}."""
+    def clients_by_pid(self, host=None):
+        """{server pid: number of the load's WebSockets it held when the load started}; with
+        ``host`` (the hello's host name), only the clients of that app host's processes."""
         counts = {}
-        for pid in self.ready.get("pids", []):
-            counts[pid] = counts.get(pid, 0) + 1
+        pids = self.ready.get("pids", [])
+        for pid, served_by in zip(pids, self.ready.get("hosts", [None] * len(pids))):
+            if host is None or served_by == host:
+                counts[pid] = counts.get(pid, 0) + 1
         return counts
 
     def http_failures_after(self, since):
@@ -283,7 +286,8 @@ def kill_under_load(host, name, program="asgi", back_within=20, load_host=None):
 
     before = pids()
     with steady_load(load_host or host, name) as load:
-        held = load.clients_by_pid()
+        # behind a web host of several app hosts, the clients of this host's processes only
+        held = load.clients_by_pid(host.check_output("uname -n") if load_host else None)
         victim = max(before, key=lambda process: held.get(before[process], 0))
         load.notes["killed"] = "%s holding %d WebSockets" % (victim, held.get(before[victim], 0))
         time.sleep(1)

@@ -81,8 +81,10 @@ def test_uvicorn_gets_the_roles_settings_as_its_options(host):
         num = name[-1]
         assert option(args, "--fd") == "0", args
         assert option(args, "--process-socket") == "/run/daphne/daphne%s.sock" % num, args
-        # the site playbook trusts its nginx: on this all-in-one host, loopback
-        assert option(args, "--forwarded-allow-ips") == "127.0.0.1", args
+        # the site playbook trusts its nginx: on this all-in-one host, loopback (and the host's
+        # own addresses), not any peer
+        trusted = option(args, "--forwarded-allow-ips").split(",")
+        assert "127.0.0.1" in trusted and "*" not in trusted, args
         assert option(args, "--timeout-graceful-shutdown") == "5", args
         # the shared socket's backlog as supervisord made it (Uvicorn would listen() again with
         # 2048), and a keep-alive longer than nginx's idle upstream connections (60 s)

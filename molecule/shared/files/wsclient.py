@@ -486,11 +486,12 @@ class _LoadClient:
     """One held WebSocket of the load: its connection (None while down) and its server's pid."""
 
     def __init__(self, index):
-        self.index, self.ws, self.pid, self.retry_at = index, None, None, 0.0
+        self.index, self.ws, self.pid, self.host, self.retry_at = index, None, None, None, 0.0
 
     def connect(self, opts):
         ws = WebSocket(opts.ws_url, opts)
-        self.pid = _hello(ws, opts.hello_timeout).get("pid") if opts.hello_timeout else None
+        hello = _hello(ws, opts.hello_timeout) if opts.hello_timeout else {}
+        self.pid, self.host = hello.get("pid"), hello.get("host")
         self.ws = ws
 
     def drop(self):
@@ -609,7 +610,8 @@ def cmd_load(opts):
     http_thread.start()
     if opts.ready_file:
         with open(opts.ready_file + ".tmp", "w", encoding="utf-8") as ready:
-            json.dump({"started_at": started_at, "pids": [client.pid for client in clients]}, ready)
+            json.dump({"started_at": started_at, "pids": [client.pid for client in clients],
+                       "hosts": [client.host for client in clients]}, ready)
         os.replace(opts.ready_file + ".tmp", opts.ready_file)  # whole, or not there yet
 
     def stopped():
