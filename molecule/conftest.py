@@ -1,12 +1,13 @@
 """Shared testinfra fixtures and hooks for every Molecule scenario.
 
-- On a failed test that used the ``host`` fixture, the host's recent journal (and supervisor's
-  view, where supervisor is installed) is attached to the report, so a CI log says why.
+- On a failed test that used the ``host`` fixture, the host's recent journal (and the process
+  manager's view of the processes) is attached to the report, so a CI log says why.
 - ``ansible_vars`` gives a test the variables Ansible sees for its host (role defaults are not
   included: scenarios state the values they test in their inventory or converge vars).
 - ``run_playbook`` / ``parse_json_output`` run a playbook of the scenario against its hosts
   (bad-input tests, check-mode runs, redeploys); ``changed_tasks`` lists what such a run changed,
-  ``failure_message`` is what its failed task said; ``supervisor_status`` reads supervisorctl;
+  ``failure_message`` is what its failed task said; ``supervisor_status`` reads supervisorctl,
+  ``asgi_status`` the server processes under either process manager (``process_manager``);
   ``wsclient`` runs the shared test client (molecule/shared/files/wsclient.py) in a container.
 - ``steady_load`` runs the client's ``load`` command (steady HTTP requests plus held WebSockets)
   in a container around a fault and prints what was lost; ``kill_under_load`` kills the busiest
@@ -52,8 +53,8 @@ def pytest_runtest_makereport(item, call):
     try:
         journal = host.run("journalctl --no-pager -n %s -o short-precise", str(JOURNAL_LINES)).stdout
         report.sections.append(("journal (last %d lines)" % JOURNAL_LINES, journal))
-        status = host.run("supervisorctl status 2>&1 || true").stdout
-        report.sections.append(("supervisorctl status", status))
+        status = host.run("supervisorctl status 2>&1 || systemctl list-units --all --no-pager 'asgi*' || true").stdout
+        report.sections.append(("supervisorctl status (or systemd's asgi units)", status))
     except Exception as exc:  # the report must never fail because the host is gone
         report.sections.append(("journal", "could not read the journal: %s" % exc))
 
@@ -138,6 +139,34 @@ def supervisor_status(host, pattern=""):
         if match:
             result[match.group(1)] = (match.group(2), int(match.group(3)) if match.group(3) else None)
     return result
+
+
+def process_manager(host, program="asgi"):
+    """The process manager that runs ``program`` (daphne_process_manager): "systemd" when its
+    target unit exists, else "supervisor"."""
+    return "systemd" if host.file("/etc/systemd/system/%s.target" % program).exists else "supervisor"
+
+
+def asgi_status(host, program="asgi"):
+    """{process name: (state, pid or None)} of ``program``'s server processes under either process
+    manager: supervisor's ``program:programN`` with its state, systemd's ``program@N.service`` with
+    RUNNING for an active unit with a main process, else its ActiveState in capitals."""
+    if process_manager(host, program) == "supervisor":
+        return supervisor_status(host, program + ":*")
+    shown = host.run("systemctl show --property=Id,ActiveState,MainPID -- '%s@*.service'" % program).stdout
+    result = {}
+    for block in shown.strip().split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if "Id" in fields:
+            pid = int(fields.get("MainPID") or 0) or None
+            active = fields.get("ActiveState") == "active" and pid
+            result[fields["Id"]] = ("RUNNING" if active else fields.get("ActiveState", "").upper(), pid)
+    return result
+
+
+def process_number(name):
+    """N of a server process's name: supervisor's ``program:programN``, systemd's ``program@N.service``."""
+    return int(re.search(r"([0-9]+)(?:[.]service)?$", name).group(1))
 
 
 def wsclient(host, args):
@@ -272,15 +301,16 @@ def steady_load(host, name, rate=20, clients=8, ws_url=LOAD_WS_URL, may_die=Fals
 def kill_under_load(host, name, program="asgi", back_within=20, load_host=None):
     """Under ``steady_load`` (on ``load_host``, a web host in front of ``host``; ``host`` itself by
     default): ``kill -9`` the process of ``program`` that holds most of the load's WebSockets, and
-    wait (at most ``back_within`` s) until every process is RUNNING again, the killed one with a
-    new pid. Returns {"load", "victim" (its name), "before" and "after" ({name: pid}), "killed_at"
-    (container clock), "back_after" (seconds, None if not back)}."""
+    wait (at most ``back_within`` s) until every process is RUNNING again (``asgi_status``: under
+    either process manager), the killed one with a new pid. Returns {"load", "victim" (its name),
+    "before" and "after" ({name: pid}), "killed_at" (container clock), "back_after" (seconds, None
+    if not back)}."""
 
     def pids():
-        return {process: pid for process, (_state, pid) in supervisor_status(host, program + ":*").items()}
+        return {process: pid for process, (_state, pid) in asgi_status(host, program).items()}
 
     def back():
-        status = supervisor_status(host, program + ":*")
+        status = asgi_status(host, program)
         return (set(status) == set(before) and all(state == "RUNNING" for state, _pid in status.values())
                 and status[victim][1] != before[victim])
 
@@ -332,7 +362,15 @@ def broadcast_after_redis_restart(host, room, timeout=10):
 
 
 # The units a reboot must bring back (the tmpfiles setup recreates /run/daphne).
-STACK_UNITS = ("nginx.service", "supervisor.service", "redis-server.service", "systemd-tmpfiles-setup.service")
+STACK_UNITS = ("nginx.service", "supervisor.service", "redis-server.service", "systemd-tmpfiles-setup.service",
+               "asgi.socket", "asgi.target")
+
+
+def manager_units(host, program="asgi"):
+    """The units that run ``program``'s processes: supervisord's, or systemd's socket and target."""
+    if process_manager(host, program) == "supervisor":
+        return ["supervisor.service"]
+    return ["%s.socket" % program, "%s.target" % program]
 
 
 def failed_units(host):

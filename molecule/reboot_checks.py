@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from conftest import STACK_UNITS, failed_units, supervisor_status
+from conftest import STACK_UNITS, asgi_status, failed_units, manager_units
 
 ANSWER_WITHIN = 60
-# seconds after the site's first answer for supervisord to count every process RUNNING
+# seconds after the site's first answer for the process manager to count every process RUNNING
 RUNNING_WITHIN = 10
 APP_USER = "daphne"
 
@@ -28,20 +28,25 @@ class RebootChecks:
         assert not set(failed_units(host)) & set(STACK_UNITS), host.run("systemctl --failed --no-pager").stdout
 
     @pytest.mark.usefixtures("rebooted")
-    @pytest.mark.parametrize("service", ["nginx", "supervisor", "redis-server"])
+    @pytest.mark.parametrize("service", ["nginx", "redis-server"])
     def test_service_runs_after_the_reboot(self, host, service):
         assert host.service(service).is_running
+
+    @pytest.mark.usefixtures("rebooted")
+    def test_the_process_managers_units_run_after_the_reboot(self, host):
+        for unit in manager_units(host):
+            assert host.service(unit).is_running, unit
 
     @pytest.mark.usefixtures("rebooted")
     def test_every_daphne_process_runs_after_the_reboot(self, host):
         # A process serves before supervisord counts it RUNNING (after its startsecs, 1 s), so the
         # site's first answer can come while supervisorctl still says STARTING: allow that second.
         deadline = time.monotonic() + RUNNING_WITHIN
-        status = supervisor_status(host, "asgi:*")
+        status = asgi_status(host)
         while not (status and all(state == "RUNNING" for state, _pid in status.values())) \
                 and time.monotonic() < deadline:
             time.sleep(0.5)
-            status = supervisor_status(host, "asgi:*")
+            status = asgi_status(host)
         assert status and all(state == "RUNNING" for state, _pid in status.values()), status
 
     @pytest.mark.usefixtures("rebooted")

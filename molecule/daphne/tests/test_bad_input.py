@@ -40,6 +40,18 @@ CASES = {
     "port-binding-past-65535": (
         {"daphne_binding": "port", "daphne_socket": "tcp://localhost:65535"}, "PORT + daphne_numprocs - 1 <= 65535"),
     "unknown-binding": ({"daphne_binding": "fd"}, "daphne_binding must be one of: shared, port"),
+    # systemd: a socket unit listens on an address, not a host name; the role owns some directives
+    "systemd-socket-on-a-host-name": (
+        {"daphne_process_manager": "systemd", "daphne_socket": "tcp://app.internal:8000"},
+        "a socket unit's ListenStream= takes no host name"),
+    "systemd-option-the-role-owns": (
+        {"daphne_process_manager": "systemd", "daphne_systemd_options": {"ExecStart": "/bin/false"}},
+        "daphne_systemd_options must map systemd [Service] directive names"),
+    "systemd-worker-with-a-backslash": (
+        {"daphne_process_manager": "systemd", "daphne_workers": [{"name": "w", "command": ["echo", "a\\nb"]}]},
+        "a backslash, which systemd's ExecStart= reads as an escape"),
+    "unknown-process-manager": ({"daphne_process_manager": "runit"},
+                                "daphne_process_manager must be one of: supervisor, systemd"),
     "websocket-timeout-not-below-group-expiry": (
         {"daphne_timeouts": {"websocket": 86400}}, "daphne_timeouts.websocket (86400) must be below"),
     "websocket-timeout-infinite-with-group-expiry": (

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (changed_tasks, kill_under_load, parse_json_output, run_playbook, steady_load,
-                      supervisor_status, wsclient)
+from conftest import (asgi_status, changed_tasks, kill_under_load, parse_json_output, process_number,
+                      run_playbook, steady_load, wsclient)
 
 # the hosts that run another server than the default (molecule.yml's host_vars)
 SERVERS = {"default-uvicorn": "uvicorn"}
@@ -28,7 +28,7 @@ def server(host):
 
 def pids(host):
     """{process name: pid} of the asgi program's processes."""
-    return {name: pid for name, (_state, pid) in supervisor_status(host, "asgi:").items()}
+    return {name: pid for name, (_state, pid) in asgi_status(host).items()}
 
 
 def argv(host, pid):
@@ -71,16 +71,16 @@ def test_the_release_runs_the_pinned_server(host):
 
 @pytest.mark.parametrize("num", [0, 1])
 def test_each_process_answers_on_its_own_unix_socket(host, num):
-    assert own_socket_pid(host, num) == pids(host)["asgi:asgi%d" % num]
+    assert own_socket_pid(host, num) == {process_number(name): pid for name, pid in pids(host).items()}[num]
 
 
 def test_uvicorn_gets_the_roles_settings_as_its_options(host):
     uvicorn_only(host)
     for name, pid in pids(host).items():
         args = argv(host, pid)
-        num = name[-1]
+        num = process_number(name)
         assert option(args, "--fd") == "0", args
-        assert option(args, "--process-socket") == "/run/daphne/daphne%s.sock" % num, args
+        assert option(args, "--process-socket") == "/run/daphne/daphne%d.sock" % num, args
         # the site playbook trusts its nginx: on this all-in-one host, loopback (and the host's
         # own addresses), not any peer
         trusted = option(args, "--forwarded-allow-ips").split(",")

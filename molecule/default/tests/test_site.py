@@ -4,7 +4,7 @@ WebSocket echo, a broadcast between two different Daphne processes (the Redis ch
 import json
 
 import pytest
-from conftest import wsclient
+from conftest import asgi_status, manager_units, wsclient
 
 ORIGIN = "--host-header localhost --origin http://localhost"
 ENV_FILE = "/etc/daphne/asgi.env"
@@ -14,16 +14,22 @@ MEDIA_ROOT = "/var/www/asgi/media"
 ROOTS = [("STATIC_ROOT", STATIC_ROOT), ("MEDIA_ROOT", MEDIA_ROOT)]
 
 
-@pytest.mark.parametrize("service", ["nginx", "supervisor", "redis-server"])
+@pytest.mark.parametrize("service", ["nginx", "redis-server"])
 def test_service_is_enabled_and_running(host, service):
     unit = host.service(service)
     assert unit.is_enabled
     assert unit.is_running
 
 
+def test_the_process_managers_units_are_enabled_and_running(host):
+    for unit in manager_units(host):
+        assert host.service(unit).is_enabled, unit
+        assert host.service(unit).is_running, unit
+
+
 def test_every_daphne_process_runs(host):
-    status = host.run("supervisorctl status asgi:*").stdout
-    assert status.count("RUNNING") == 2, status
+    status = asgi_status(host)
+    assert [state for state, _pid in status.values()] == ["RUNNING", "RUNNING"], status
 
 
 def test_the_app_socket_listens_on_loopback_only(host):
