@@ -7,13 +7,15 @@ Prints {"t", "nginx": {pid: rss_kib}, "daphne": {pid: rss_kib}, "rss_kib": total
 "daphne_established": {pid: established TCP connections on the app port}, "daphne_cpu_ticks":
 {pid: CPU time used so far, user + system, in clock ticks}, "clk_tck": ticks a second,
 "nginx_workers": {pid: established TCP connections}}. Daphne processes are the ones supervisord started for the
-program (SUPERVISOR_GROUP_NAME is the program name); counts come from /proc (each pid's
+program (SUPERVISOR_GROUP_NAME is the program name) or, under systemd, the main processes of its
+instances (cgroup ".../<program>@N.service"); counts come from /proc (each pid's
 socket inodes matched against /proc/net/tcp{,6} entries in state ESTABLISHED).
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -116,6 +118,13 @@ def _established(local_port=None):
     return inodes
 
 
+def _systemd_instance(pid, program):
+    """True when pid runs in the cgroup of an instance <program>@N.service (daphne_process_manager
+    systemd)."""
+    suffix = re.compile(r"/%s@[0-9]+[.]service$" % re.escape(program))
+    return any(suffix.search(line) for line in _read("/proc/%d/cgroup" % pid).decode().splitlines())
+
+
 def snapshot(opts):
     nginx, daphne = [], []
     for pid in _pids():
@@ -123,7 +132,7 @@ def snapshot(opts):
         if comm == "nginx":
             nginx.append(pid)
         elif comm.startswith("python") or comm == "daphne":
-            if _env(pid).get("SUPERVISOR_GROUP_NAME") == opts.program:
+            if _env(pid).get("SUPERVISOR_GROUP_NAME") == opts.program or _systemd_instance(pid, opts.program):
                 daphne.append(pid)
     on_port, every = _established(opts.port), _established()
     result = {

@@ -350,3 +350,18 @@ def test_a_published_results_file_has_its_report_beside_it(report, path):
     assert path.with_suffix(".md").read_text() == report.markdown(results)
     assert path.stem == report.published_name(results)
     assert not results["machine"]["git_dirty"], "a published run is of a committed revision"
+
+
+def test_probe_finds_systemd_instances_by_their_cgroup(monkeypatch):
+    probe = _load("probe")
+    cgroups = {
+        "/proc/10/cgroup": b"0::/system.slice/system-asgi.slice/asgi@0.service\n",
+        "/proc/11/cgroup": b"0::/system.slice/system-asgi.slice/asgi@12.service\n",
+        # a worker of the program, another program's instance, supervisord's child
+        "/proc/12/cgroup": b"0::/system.slice/system-asgi\\x2dbackground.slice/asgi-background@0.service\n",
+        "/proc/13/cgroup": b"0::/system.slice/system-other.slice/other@0.service\n",
+        "/proc/14/cgroup": b"0::/system.slice/supervisor.service\n",
+    }
+    monkeypatch.setattr(probe, "_read", lambda path: cgroups.get(path, b""))
+    found = [pid for pid in range(10, 15) if probe._systemd_instance(pid, "asgi")]
+    assert found == [10, 11]
