@@ -3,7 +3,7 @@
 # 2). Each lane has its own apt/pip download cache (ASGI_TEST_CACHE), shared by the scenarios the
 # lane runs one after the other, so no two apt runs ever share a lock. Scenarios are taken longest
 # first from one queue. Each scenario's output goes to .cache/logs/molecule-<scenario>.log; the
-# tail of a failed one is printed. Exit status: 0 only when every scenario passed.
+# tail of a failed one is printed, and last of all the tests that failed. Exit status: 0 only when every scenario passed.
 #
 # usage: scripts/molecule-all.sh [SCENARIO ...]
 set -uo pipefail
@@ -16,7 +16,7 @@ logs="$root/.cache/logs"
 mkdir -p "$logs"
 
 # Longest first, so that the lanes end close together; scenarios not named here come last.
-order=(project faults cluster daphne default supervisor nginx redis)
+order=(cluster default project daphne faults supervisor nginx redis)
 if [ $# -gt 0 ]; then
   scenarios=("$@")
 else
@@ -73,4 +73,11 @@ nfailed=$(awk '$2 != 0' "$results" | wc -l)
 [ "$ran" -eq ${#scenarios[@]} ] || failed=1
 rm -f "$queue" "$results"
 echo "molecule: $(( ran - nfailed )) passed, $(( ${#scenarios[@]} - ran + nfailed )) failed"
+# Last, where a short tail of the output still shows it: which tests failed (pytest's summary).
+for scenario in "${scenarios[@]}"; do
+  log="$logs/molecule-$scenario.log"
+  [ -f "$log" ] || continue
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$log" | grep -E '^(FAILED|ERROR) [^ ]+::' | cut -c1-300 | head -n 10 \
+    | sed "s/^/molecule: $scenario: /"
+done
 exit $failed
