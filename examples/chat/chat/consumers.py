@@ -93,6 +93,18 @@ class EchoConsumer(NoDatabaseMixin, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"echo": text_data, "pid": me["pid"], "process": me["process"]}))
 
 
+class SessionConsumer(NoDatabaseMixin, AsyncWebsocketConsumer):
+    """/ws/session/: says on connect what the session (AuthMiddlewareStack's, from the session
+    cookie the browser sent with the handshake) holds under "name", which /session/?name=... sets:
+    {"session_name": ..., "pid", "process"}."""
+
+    async def connect(self):
+        await self.accept()
+        me = identity()
+        name = self.scope["session"].get("name")
+        await self.send(text_data=json.dumps({"session_name": name, "pid": me["pid"], "process": me["process"]}))
+
+
 BACKGROUND_CHANNEL = "chat-background"
 
 

@@ -6,6 +6,7 @@ from . import consumers
 websocket_urlpatterns = [
     re_path(r"^ws/chat/(?P<room_name>[A-Za-z0-9_.-]{1,80})/$", consumers.ChatConsumer.as_asgi()),
     re_path(r"^ws/echo/$", consumers.EchoConsumer.as_asgi()),
+    re_path(r"^ws/session/$", consumers.SessionConsumer.as_asgi()),
     re_path(r"^ws/background/$", consumers.BackgroundProbeConsumer.as_asgi()),
 ]
 

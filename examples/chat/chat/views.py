@@ -14,6 +14,17 @@ def index(request):
     return render(request, "chat/index.html", {"identity": identity()})
 
 
+def session(request):
+    """GET /session/?name=NAME stores NAME in the session (the session cookie carries it; the
+    consumer of /ws/session/ reads it back) -> {"session_name", "pid", "process", "server"}: the
+    server is the WSGI server's SERVER_SOFTWARE (gunicorn/...) or "asgi"."""
+    if "name" in request.GET:
+        request.session["name"] = request.GET["name"][:200]
+    body = {"session_name": request.session.get("name"), "server": request.META.get("SERVER_SOFTWARE", "asgi")}
+    body.update(identity())
+    return JsonResponse(body)
+
+
 async def _channel_layer_round_trip():
     """Send a message to a fresh channel of the layer and read it back (Redis up and usable)."""
     layer = get_channel_layer()

@@ -146,6 +146,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if _env_bool("DJANGO_SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES")
+# Sessions in the signed cookie itself: no database table (the consumers use no database either),
+# and any process (WSGI or ASGI) of any host reads them with the SECRET_KEY.
+SESSION_ENGINE = os.environ.get("DJANGO_SESSION_ENGINE", "django.contrib.sessions.backends.signed_cookies")
 CSRF_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES")
 
 LOGGING = {
