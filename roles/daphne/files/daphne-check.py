@@ -1,10 +1,11 @@
 """The release check of asgi.channels.daphne, run by "daphne-run check RELEASE_DIR" with the
 release's own Python, in the release directory, with the program's environment.
 
-    python daphne-check.py MODULE:ATTRIBUTE
+    python daphne-check.py MODULE:ATTRIBUTE [MODULE:ATTRIBUTE]
 
-1. Imports the ASGI application (MODULE:ATTRIBUTE) and prints "imported MODULE:ATTRIBUTE"; a
-   failing import exits non-zero and the role keeps the previous release.
+1. Imports the ASGI application (MODULE:ATTRIBUTE), and the WSGI one of the split when given, and
+   prints "imported MODULE:ATTRIBUTE" for each; a failing import exits non-zero and the role keeps
+   the previous release.
 2. Reads the project's settings.CHANNEL_LAYERS (when the application set Django up) and prints
    one "layer warning: ..." line for each channels_redis layer host that would still hit
    redis-py's defaults with the redis-py installed in the release (the role shows them as
@@ -215,9 +216,10 @@ def import_application(target):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.exit("usage: daphne-check.py MODULE:ATTRIBUTE")
-    import_application(argv[1])
+    if len(argv) < 2:
+        sys.exit("usage: daphne-check.py MODULE:ATTRIBUTE [MODULE:ATTRIBUTE]")
+    for target in argv[1:]:
+        import_application(target)
     for warning in project_warnings():
         print(WARNING_PREFIX + warning)
 
