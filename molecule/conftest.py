@@ -363,7 +363,7 @@ def broadcast_after_redis_restart(host, room, timeout=10):
 
 # The units a reboot must bring back (the tmpfiles setup recreates /run/daphne).
 STACK_UNITS = ("nginx.service", "supervisor.service", "redis-server.service", "systemd-tmpfiles-setup.service",
-               "asgi.socket", "asgi.target")
+               "asgi.socket", "asgi.target", "asgi-wsgi.socket")
 
 
 def manager_units(host, program="asgi"):

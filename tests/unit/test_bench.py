@@ -365,3 +365,13 @@ def test_probe_finds_systemd_instances_by_their_cgroup(monkeypatch):
     monkeypatch.setattr(probe, "_read", lambda path: cgroups.get(path, b""))
     found = [pid for pid in range(10, 15) if probe._systemd_instance(pid, "asgi")]
     assert found == [10, 11]
+
+
+def test_the_http_phase_compares_nginx_with_the_configurations_direct_url(bench, monkeypatch):
+    """The split serves the pages from gunicorn's socket: its configuration names that one."""
+    calls = []
+    monkeypatch.setattr(bench, "wrk", lambda _name, url, _opts: calls.append(url) or _wrk(700.0, url=url))
+    opts = bench.parse_args(["--wrk-rounds", "2"], {"split": {}})
+    bench.http_phase("c", opts, bench.load_configs()["split"]["direct_url"])
+    assert sorted(set(calls)) == ["http://127.0.0.1/health/", "http://127.0.0.1:8100/health/"]
+    assert bench.load_configs()["tuned"]["direct_url"] == "http://127.0.0.1:8000/health/"

@@ -50,6 +50,13 @@ CASES = {
     "systemd-worker-with-a-backslash": (
         {"daphne_process_manager": "systemd", "daphne_workers": [{"name": "w", "command": ["echo", "a\\nb"]}]},
         "a backslash, which systemd's ExecStart= reads as an escape"),
+    # the split: gunicorn's socket must not be Daphne's, nor an option the role owns
+    "split-wsgi-socket-is-the-asgi-socket": (
+        {"daphne_split": True, "daphne_socket": "tcp://localhost:8000", "daphne_wsgi_socket": "tcp://localhost:8000"},
+        "daphne_wsgi_socket must be tcp://HOST:PORT"),
+    "split-wsgi-bind-option": (
+        {"daphne_split": True, "daphne_wsgi_extra_args": ["--bind", "0.0.0.0:9000"]},
+        "daphne_wsgi_extra_args"),
     "unknown-process-manager": ({"daphne_process_manager": "runit"},
                                 "daphne_process_manager must be one of: supervisor, systemd"),
     "websocket-timeout-not-below-group-expiry": (

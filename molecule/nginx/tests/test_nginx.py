@@ -151,6 +151,8 @@ BAD_INPUT = {
         {"location": "/static/", "alias": "/srv/static"}]}]}, "alias"),
     "bad timeout": ({"nginx_proxy_read_timeout": "one hour"}, "nginx_proxy_read_timeout"),
     "removed worker minimum": ({"nginx_worker_processes_min": 4}, "use nginx_worker_processes"),
+    "split asgi path without slash": ({"nginx_sites": [{"name": "x", "wsgi_upstream_servers": ["127.0.0.1:8100"],
+                                                        "asgi_locations": ["ws/"]}]}, "asgi_locations"),
 }
 
 

@@ -387,18 +387,19 @@ def _http_get(opts):
     try:
         conn.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""), headers=headers)
         response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
+        cookies = [value.split(";", 1)[0] for name, value in response.getheaders() if name.lower() == "set-cookie"]
+        return response.status, response.read().decode("utf-8", "replace"), cookies
     finally:
         conn.close()
 
 
 def cmd_http(opts):
-    statuses, errors, bodies, ok_count = {}, {}, [], 0
+    statuses, errors, bodies, ok_count, cookies = {}, {}, [], 0, []
     latencies = []
     for i in range(opts.count):
         start = time.monotonic()
         try:
-            status, body = _http_get(opts)
+            status, body, set_cookies = _http_get(opts)
         except (OSError, http.client.HTTPException) as exc:
             key = exc.__class__.__name__
             errors[key] = errors.get(key, 0) + 1
@@ -408,6 +409,7 @@ def cmd_http(opts):
             ok_count += 1 if 200 <= status < 300 else 0
             if opts.all_bodies or not bodies:
                 bodies.append(body[:4000])
+            cookies += [cookie for cookie in set_cookies if cookie not in cookies]
         if opts.interval and i + 1 < opts.count:
             time.sleep(opts.interval)
     result = {
@@ -416,6 +418,7 @@ def cmd_http(opts):
         "statuses": statuses,
         "errors": errors,
         "bodies": bodies,
+        "cookies": cookies,
         "max_ms": max(latencies) if latencies else None,
     }
     if ok_count != opts.count:
@@ -457,7 +460,7 @@ class _LoadStats:
 def _one_request(opts, stats):
     started = time.time()
     try:
-        status, _body = _http_get(opts)
+        status, _body, _cookies = _http_get(opts)
     except (OSError, http.client.HTTPException) as exc:
         stats.http_result(started, "%s: %s" % (exc.__class__.__name__, exc))
         return
