@@ -38,6 +38,9 @@ OUT = os.path.join(ROOT, ".cache", "bench")
 IMAGE_SUITE = "trixie"
 CACHE = "/var/cache/asgi-channels-test/bench/" + IMAGE_SUITE
 CONFIG_DIR = os.path.join(ROOT, "scripts", "bench", "configs")
+# where the HTTP phase reaches the app server without nginx: Daphne's shared socket (a configuration's
+# direct_url overrides it)
+DIRECT_URL = "http://127.0.0.1:8000/health/"
 DEFAULT_LOGS = {"nginx": "/var/log/nginx/error.log", "daphne": "/var/log/daphne/asgi.log",
                 "supervisor": "/var/log/supervisor/supervisord.log"}
 IN_CONTAINER = "/opt/bench"
@@ -61,7 +64,9 @@ def log(message):
 def load_configs(directory=CONFIG_DIR):
     """{name: configuration} of every <name>.yml in ``directory``: a description, whether the
     floors and targets apply to it (``judged``), and exactly one of ``vars`` (for the roles) or
-    ``setup`` (a playbook of its own, relative to the directory); ``logs`` overrides log paths."""
+    ``setup`` (a playbook of its own, relative to the directory); ``logs`` overrides log paths;
+    ``direct_url`` is the app server the HTTP phase compares nginx with (the split's WSGI server
+    serves the pages there, not Daphne's port)."""
     import yaml  # ansible-core's dependency, in the bench's .venv
 
     configs = {}
@@ -71,12 +76,13 @@ def load_configs(directory=CONFIG_DIR):
         name = entry[:-4]
         with open(os.path.join(directory, entry), encoding="utf-8") as handle:
             config = yaml.safe_load(handle) or {}
-        unknown = set(config) - {"description", "judged", "vars", "setup", "logs"}
+        unknown = set(config) - {"description", "judged", "vars", "setup", "logs", "direct_url"}
         if unknown or ("vars" in config) == ("setup" in config) or "description" not in config:
             raise ValueError("%s: a description and exactly one of vars or setup (and judged, logs) are "
                              "expected; unknown keys: %s" % (entry, sorted(unknown)))
         config["judged"] = bool(config.get("judged", False))
         config["logs"] = dict(DEFAULT_LOGS, **config.get("logs", {}))
+        config["direct_url"] = config.get("direct_url", DIRECT_URL)
         if "setup" in config:
             config["setup"] = os.path.join(directory, config["setup"])
         configs[name] = config
@@ -221,13 +227,13 @@ def http_summary(nginx_runs, direct_runs):
             "first_in_round": ["nginx" if index % 2 == 0 else "direct" for index in range(len(ratios))]}
 
 
-def http_phase(name, opts):
+def http_phase(name, opts, direct_url=DIRECT_URL):
     """--wrk-rounds pairs of wrk runs, through nginx and straight to the app server; the order
     alternates from one pair to the next, so neither path always runs on a machine the other has
     just warmed (or loaded). A moment of load elsewhere falls on one round, not the figure."""
     nginx_runs, direct_runs = [], []
     for index in range(opts.wrk_rounds):
-        pair = [(nginx_runs, "http://127.0.0.1/health/"), (direct_runs, "http://127.0.0.1:8000/health/")]
+        pair = [(nginx_runs, "http://127.0.0.1/health/"), (direct_runs, direct_url)]
         for runs, url in pair if index % 2 == 0 else reversed(pair):
             runs.append(wrk(name, url, opts))
     return http_summary(nginx_runs, direct_runs)
@@ -443,7 +449,7 @@ def bench_config(config, settings, opts):
             log("%s: converge %d: %s" % (config, attempt, result["deploy"]["run%d" % attempt]))
         prepare_tools(name)
         log("%s: HTTP (wrk) through nginx and straight to the app server" % config)
-        result["http"] = http_phase(name, opts)
+        result["http"] = http_phase(name, opts, settings.get("direct_url", DIRECT_URL))
         log("%s: %s" % (config, dict(result["http"])))
         log("%s: %d WebSockets at %s/s over %d processes, held %ss" % (
             config, opts.connections, opts.rate, opts.processes, opts.hold))
