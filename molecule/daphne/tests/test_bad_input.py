@@ -54,8 +54,11 @@ CASES = {
     "split-wsgi-socket-is-the-asgi-socket": (
         {"daphne_split": True, "daphne_socket": "tcp://localhost:8000", "daphne_wsgi_socket": "tcp://localhost:8000"},
         "daphne_wsgi_socket must be tcp://HOST:PORT"),
+    "worker-named-wsgi": (
+        {"daphne_workers": [{"name": "wsgi", "command": ["python", "manage.py", "runworker", "x"]}]},
+        "not wsgi (the split's program"),
     "split-wsgi-bind-option": (
-        {"daphne_split": True, "daphne_wsgi_extra_args": ["--bind", "0.0.0.0:9000"]},
+        {"daphne_split": True, "daphne_wsgi_extra_args": ["-b0.0.0.0:9000"]},
         "daphne_wsgi_extra_args"),
     "unknown-process-manager": ({"daphne_process_manager": "runit"},
                                 "daphne_process_manager must be one of: supervisor, systemd"),

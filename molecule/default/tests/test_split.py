@@ -5,7 +5,8 @@ Daphne processes through Redis) and the restarts (test_zz_restarts.py) run there
 Here: which server answers what (told by the process that answered, not only the status), a
 session cookie set by a WSGI view and read by a WebSocket consumer behind AuthMiddlewareStack, a
 redeploy under an HTTP loop and held WebSockets, then, on the converged host: the same under systemd
-(the other combination), all-ASGI again leaving nothing of the split, and the split back.
+(the other combination), all-ASGI again under systemd (under an HTTP loop: no request fails) and
+under supervisor, each leaving nothing of the split, and the split back (under an HTTP loop).
 """
 
 import json
@@ -184,20 +185,33 @@ def split_state(host):
     }
 
 
+# (step, extra variables, under load): the split under systemd; all-ASGI under systemd (under an
+# HTTP loop: the WSGI side stops in the app play, before nginx is reloaded without it); all-ASGI
+# under supervisor; the split under supervisor again (under load), as converge.yml leaves the host
+SWITCHES = [("systemd", {"daphne_process_manager": "systemd"}, False),
+            ("asgi-systemd", {"daphne_process_manager": "systemd", "daphne_split": False}, True),
+            ("asgi", {"daphne_split": False}, False),
+            ("split", {}, True)]
+STEPS = [step for step, _extra, _load in SWITCHES]
+SPLIT_STEPS = ["systemd", "split"]
+ASGI_STEPS = ["asgi-systemd", "asgi"]
+LOADED_STEPS = [step for step, _extra, loaded in SWITCHES if loaded]
+
+
 @pytest.fixture(scope="module")
 def switched(host, redeployed):
-    """From the redeployed host: the split under systemd, all-ASGI under supervisor, then the
-    split under supervisor again (converge.yml as the scenario runs it)."""
+    """From the redeployed host, each switch of SWITCHES (converge.yml as the scenario runs it)."""
     result = {}
-    for step, extra in [("systemd", {"daphne_process_manager": "systemd"}), ("asgi", {"daphne_split": False}),
-                        ("split", {})]:
-        proc = converge(host, **extra)
+    for step, extra, loaded in SWITCHES:
+        if loaded:
+            with steady_load(host, "switch-to-" + step) as load:
+                proc = converge(host, **extra)
+                time.sleep(2)
+        else:
+            load, proc = None, converge(host, **extra)
         time.sleep(1)
-        result[step] = {"proc": proc, "state": split_state(host)}
+        result[step] = {"proc": proc, "load": load, "state": split_state(host)}
     return result
-
-
-STEPS = ["systemd", "asgi", "split"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -221,7 +235,15 @@ def test_after_a_switch_the_session_reaches_the_consumer(switched, step):
     assert trip["cookie"] and trip["ws"]["ok"], trip
 
 
-@pytest.mark.parametrize("step", ["systemd", "split"])
+@pytest.mark.parametrize("step", LOADED_STEPS)
+def test_switching_the_split_off_and_on_fails_no_http_request(switched, step):
+    """Off: nginx sends the pages to Daphne while gunicorn is gone and nginx not yet reloaded
+    (error_page 502 to the ASGI upstream); on: gunicorn runs before nginx sends it anything."""
+    http = switched[step]["load"].result["http"]
+    assert http["sent"] > 20 and http["failed"] == 0, "%s\n%s" % (switched[step]["load"], http["failures"])
+
+
+@pytest.mark.parametrize("step", SPLIT_STEPS)
 def test_with_the_split_plain_http_is_answered_by_gunicorn(switched, step):
     state = switched[step]["state"]
     assert state["http"] == "gunicorn" and json_body(state["session"]["page"])["server"].startswith("gunicorn/"), state
@@ -234,8 +256,9 @@ def test_the_split_under_systemd_runs_gunicorn_in_units_of_its_own(switched):
     assert active == ["asgi-wsgi.socket", "asgi-wsgi@0.service", "asgi-wsgi@1.service"], state["wsgi_units"]
 
 
-def test_all_asgi_again_leaves_nothing_of_the_split(switched):
-    state = switched["asgi"]["state"]
+@pytest.mark.parametrize("step", ASGI_STEPS)
+def test_all_asgi_again_leaves_nothing_of_the_split(switched, step):
+    state = switched[step]["state"]
     assert state["http"] == "daphne" and json_body(state["session"]["page"])["server"] == "asgi", state
     assert state["wsgi_programs"] == [] and state["wsgi_units"] == [] and state["wsgi_unit_files"] == [], state
     assert state["wsgi_listening"] == "" and not state["gunicorn_entry"] and not state["nginx_wsgi"], state

@@ -153,6 +153,8 @@ BAD_INPUT = {
     "removed worker minimum": ({"nginx_worker_processes_min": 4}, "use nginx_worker_processes"),
     "split asgi path without slash": ({"nginx_sites": [{"name": "x", "wsgi_upstream_servers": ["127.0.0.1:8100"],
                                                         "asgi_locations": ["ws/"]}]}, "asgi_locations"),
+    "split asgi path is /": ({"nginx_sites": [{"name": "x", "wsgi_upstream_servers": ["127.0.0.1:8100"],
+                                               "asgi_locations": ["/"]}]}, "asgi_locations"),
 }
 
 

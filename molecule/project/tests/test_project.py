@@ -35,6 +35,24 @@ def test_front_page_over_https_reaches_each_app_host(app_host):
     assert app_host in {page["host"] for page in pages}, pages
 
 
+@pytest.mark.parametrize("app_host", APP_HOSTS)
+def test_the_front_page_is_answered_by_gunicorn_on_each_app_host(app_host):
+    """The split (site.yml sets daphne_split on the app hosts): the pages come from gunicorn,
+    told by the command line of the process whose pid the page reports."""
+    pids = {page["pid"] for page in front_pages(20) if page["host"] == app_host}
+    other = project_host(app_host)
+    cmdlines = [other.file("/proc/%s/cmdline" % pid).content.decode().replace("\0", " ") for pid in pids]
+    assert cmdlines and all("/srv/asgi/bin/gunicorn-serve.py " in line for line in cmdlines), cmdlines
+
+
+def test_the_web_host_sends_pages_to_every_app_hosts_wsgi_socket_and_ws_to_daphne():
+    config = project_host(EDGE).check_output("nginx -T")
+    wsgi = config[config.index("upstream mysite-wsgi-backend"):]
+    servers = re.findall(r"^\s*server\s+(\S+);", wsgi[:wsgi.index("}")], re.MULTILINE)
+    assert sorted(server.rsplit(":", 1)[1] for server in servers) == ["8100", "8100"], wsgi[:300]
+    assert "location /ws/ {" in config, config
+
+
 def test_plain_http_is_redirected_to_https(host):
     result = wsclient(host, "http http://127.0.0.1/ --host-header %s" % SITE)
     assert result["statuses"] == {"301": 1}, result

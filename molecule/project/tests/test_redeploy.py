@@ -1,5 +1,6 @@
-"""A changed release of the project deployed under load (HTTPS requests and held WebSockets through
-nginx on the web host): every Daphne process and the worker on both app hosts restart, no request
+"""A changed release of the project deployed under load (HTTPS requests, served by the split's
+gunicorn, and held WebSockets, by Daphne, through nginx on the web host): every Daphne process,
+gunicorn process and the worker on both app hosts restart, no request
 fails, the worker answers from the new release, and the second project beside it keeps running
 untouched. Then the docs' rollback (`site.yml -e daphne_rollback=previous`) under the same load
 puts the first release back the same way; the hosts end as converge.yml leaves them. Both steps
@@ -28,6 +29,8 @@ def state():
         other = project_host(name)
         pids = {proc: pid for proc, (_state, pid) in supervisor_status(other, "asgi:").items()}
         pids.update({proc: pid for proc, (_state, pid) in supervisor_status(other, "asgi-tasks:").items()})
+        # the split's gunicorn processes (site.yml sets daphne_split on the app hosts)
+        pids.update({proc: pid for proc, (_state, pid) in supervisor_status(other, "asgi-wsgi:").items()})
         hosts[name] = {"release": other.file("/srv/asgi/current").linked_to, "pids": pids}
     staging = supervisor_status(project_host("project-app1"), "staging:")
     return {"hosts": hosts, "staging": staging}
@@ -87,7 +90,8 @@ def test_rollback_puts_the_first_release_back(redeploy, rollback, name):
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_step_restarts_every_process_and_the_worker(step, name):
     before, after = step["before"]["hosts"][name]["pids"], step["after"]["hosts"][name]["pids"]
-    assert sorted(after) == sorted(before) and len(after) == 5, after
+    # 4 Daphne processes, the worker, 2 gunicorn processes
+    assert sorted(after) == sorted(before) and len(after) == 7, after
     assert all(after[proc] not in (None, before[proc]) for proc in after), (before, after)
 
 
