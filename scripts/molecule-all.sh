@@ -77,7 +77,17 @@ echo "molecule: $(( ran - nfailed )) passed, $(( ${#scenarios[@]} - ran + nfaile
 for scenario in "${scenarios[@]}"; do
   log="$logs/molecule-$scenario.log"
   [ -f "$log" ] || continue
-  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$log" | grep -E '^(FAILED|ERROR) [^ ]+::' | cut -c1-300 | head -n 10 \
-    | sed "s/^/molecule: $scenario: /"
+  # Molecule wraps its output: an entry of pytest's summary ("FAILED path::test - message") spans
+  # lines until the next entry or the closing "===" line.
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$log" | awk '
+    /short test summary info/ { inside = 1; next }
+    inside && (/^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)/ || /^=+ /) {
+      if (entry ~ /^(FAILED|ERROR)/) print entry
+      entry = ""
+      if (/^=+ /) { inside = 0; next }
+    }
+    # a line of 60 characters or more without a space was a long name cut in two: no space there
+    inside { entry = entry (entry == "" || (length(last) >= 60 && last !~ / /) ? "" : " ") $0; last = $0 }
+  ' | cut -c1-300 | head -n 10 | sed "s/^/molecule: $scenario: /"
 done
 exit $failed
