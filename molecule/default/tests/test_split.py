@@ -6,7 +6,8 @@ Here: which server answers what (told by the process that answered, not only the
 session cookie set by a WSGI view and read by a WebSocket consumer behind AuthMiddlewareStack, a
 redeploy under an HTTP loop and held WebSockets, then, on the converged host: the same under systemd
 (the other combination), all-ASGI again under systemd (under an HTTP loop: no request fails) and
-under supervisor, each leaving nothing of the split, and the split back (under an HTTP loop).
+under supervisor, each leaving nothing of the split, the split back by path and by domain (under an
+HTTP loop), and by path alone.
 """
 
 import json
@@ -16,6 +17,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 
 from conftest import asgi_status, run_playbook, steady_load, supervisor_status, wsclient
 
@@ -187,13 +189,19 @@ def split_state(host):
 
 # (step, extra variables, under load): the split under systemd; all-ASGI under systemd (under an
 # HTTP loop: the WSGI side stops in the app play, before nginx is reloaded without it); all-ASGI
-# under supervisor; the split under supervisor again (under load), as converge.yml leaves the host
+# under supervisor; the split on again under supervisor, by path and by domain (under load); the
+# split by path alone, as converge.yml leaves the host
+# The sample's nginx site with a name of its own for the ASGI server: the split by domain
+DOMAIN = "ws.localhost"
+DOMAIN_SITES = [dict(site, asgi_server_name=[DOMAIN]) for site in
+                yaml.safe_load((EXAMPLES / "chat-deploy.yml").read_text(encoding="utf-8"))["nginx_sites"]]
 SWITCHES = [("systemd", {"daphne_process_manager": "systemd"}, False),
             ("asgi-systemd", {"daphne_process_manager": "systemd", "daphne_split": False}, True),
             ("asgi", {"daphne_split": False}, False),
-            ("split", {}, True)]
+            ("domain", {"nginx_sites": DOMAIN_SITES}, True),
+            ("split", {}, False)]
 STEPS = [step for step, _extra, _load in SWITCHES]
-SPLIT_STEPS = ["systemd", "split"]
+SPLIT_STEPS = ["systemd", "domain", "split"]
 ASGI_STEPS = ["asgi-systemd", "asgi"]
 LOADED_STEPS = [step for step, _extra, loaded in SWITCHES if loaded]
 
@@ -211,7 +219,24 @@ def switched(host, redeployed):
             load, proc = None, converge(host, **extra)
         time.sleep(1)
         result[step] = {"proc": proc, "load": load, "state": split_state(host)}
+        if step == "domain":
+            result[step]["domain"] = domain_state(host)
     return result
+
+
+def domain_state(host):
+    """Who answers a request and a WebSocket for the ASGI server's own name (told by the access
+    logs: a token in the URL; the echo's pid)."""
+    token = uuid.uuid4().hex
+    wsclient(host, "http 'http://127.0.0.1/?probe=%s' --host-header %s" % (token, DOMAIN))
+    echo = wsclient(host, "probe ws://127.0.0.1/ws/echo/ --host-header %s --origin http://localhost "
+                          "--send who --expect who" % DOMAIN)
+    time.sleep(1)
+    return {
+        "asgi_log": host.run("grep -c %s /var/log/daphne/asgi.log" % token).stdout.strip(),
+        "wsgi_log": host.run("grep -c %s /var/log/daphne/asgi-wsgi.log" % token).stdout.strip(),
+        "ws": server_of(host, json.loads(echo["reply"])["pid"]) if echo["ok"] else echo,
+    }
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -262,6 +287,11 @@ def test_all_asgi_again_leaves_nothing_of_the_split(switched, step):
     assert state["http"] == "daphne" and json_body(state["session"]["page"])["server"] == "asgi", state
     assert state["wsgi_programs"] == [] and state["wsgi_units"] == [] and state["wsgi_unit_files"] == [], state
     assert state["wsgi_listening"] == "" and not state["gunicorn_entry"] and not state["nginx_wsgi"], state
+
+
+def test_split_by_domain_the_asgi_name_reaches_daphne_for_http_and_websockets(switched):
+    domain = switched["domain"]["domain"]
+    assert (domain["asgi_log"], domain["wsgi_log"], domain["ws"]) == ("1", "0", "daphne"), domain
 
 
 def test_the_split_back_under_supervisor_runs_gunicorn_again(switched):
