@@ -69,9 +69,10 @@ def test_plain_http_is_answered_by_a_gunicorn_process(host):
 
 
 def test_plain_http_reaches_the_wsgi_log_not_the_asgi_one(host):
-    """Told by the servers' own access logs, whatever the app answers: a request with a token."""
+    """Told by the servers' own access logs, whatever the app answers: a request with a token in
+    its path (Daphne logs the path without the query string)."""
     token = uuid.uuid4().hex
-    wsclient(host, "http 'http://127.0.0.1/?probe=%s' --host-header localhost" % token)
+    wsclient(host, "http http://127.0.0.1/probe-%s/ --host-header localhost" % token)
     time.sleep(1)
     assert host.run("grep -c %s /var/log/daphne/asgi-wsgi.log" % token).stdout.strip() == "1"
     assert host.run("grep -c %s /var/log/daphne/asgi.log" % token).stdout.strip() == "0"
@@ -226,9 +227,9 @@ def switched(host, redeployed):
 
 def domain_state(host):
     """Who answers a request and a WebSocket for the ASGI server's own name (told by the access
-    logs: a token in the URL; the echo's pid)."""
+    logs: a token in the path, which Daphne logs without the query string; the echo's pid)."""
     token = uuid.uuid4().hex
-    wsclient(host, "http 'http://127.0.0.1/?probe=%s' --host-header %s" % (token, DOMAIN))
+    wsclient(host, "http http://127.0.0.1/probe-%s/ --host-header %s" % (token, DOMAIN))
     echo = wsclient(host, "probe ws://127.0.0.1/ws/echo/ --host-header %s --origin http://localhost "
                           "--send who --expect who" % DOMAIN)
     time.sleep(1)
