@@ -373,6 +373,26 @@ def manager_units(host, program="asgi"):
     return ["%s.socket" % program, "%s.target" % program]
 
 
+# The unit files of the asgi program under systemd (the sample's deploy has a background worker).
+ASGI_UNIT_FILES = ["asgi-background@.service", "asgi.socket", "asgi.target", "asgi@.service"]
+
+
+def manager_leftovers(host, program="asgi"):
+    """What of each process manager is on the host for ``program``: its unit files and loaded units
+    (not the split's ``program-wsgi`` ones), supervisor's package and files, supervisord's process."""
+    loaded = host.run("systemctl list-units --all --plain --no-legend '%s.*' '%s@*' '%s-background@*'"
+                      % (program, program, program)).stdout
+    return {
+        "unit_files": sorted(f for f in (name.replace("asgi", program, 1) for name in ASGI_UNIT_FILES)
+                             if host.file("/etc/systemd/system/" + f).exists),
+        "units": [line for line in loaded.splitlines() if line.strip()],
+        "supervisor_package": host.package("supervisor").is_installed,
+        "supervisor_files": host.file("/etc/supervisor").exists,
+        "supervisord": host.run("sh -c 'for p in /proc/[0-9]*/comm; do cat $p; done 2>/dev/null' | grep -c supervisord")
+        .stdout.strip(),
+    }
+
+
 def failed_units(host):
     """The units systemd lists as failed (a container may have some of its own: "degraded")."""
     listing = host.run("systemctl list-units --failed --plain --no-legend --no-pager").stdout

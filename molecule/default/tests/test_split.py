@@ -7,7 +7,8 @@ session cookie set by a WSGI view and read by a WebSocket consumer behind AuthMi
 redeploy under an HTTP loop and held WebSockets, then, on the converged host: the same under systemd
 (the other combination), all-ASGI again under systemd (under an HTTP loop: no request fails) and
 under supervisor, each leaving nothing of the split, the split back by path and by domain (under an
-HTTP loop), and by path alone.
+HTTP loop), and by path alone. The two switches of process manager (to systemd with the split, back
+to supervisor all-ASGI) each leave nothing of the other manager.
 """
 
 import json
@@ -19,7 +20,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import asgi_status, run_playbook, steady_load, supervisor_status, wsclient
+from conftest import ASGI_UNIT_FILES, asgi_status, manager_leftovers, run_playbook, steady_load, supervisor_status, wsclient
 
 SPLIT_HOSTS = {"default-split"}
 CHAT_ORIGIN = "--host-header localhost --origin http://localhost"
@@ -179,6 +180,7 @@ def split_state(host):
                                "--send across --expect across --distinct pid" % CHAT_ORIGIN)
     loaded = host.run("systemctl list-units --all --plain --no-legend 'asgi-wsgi*'").stdout
     return {
+        "status": asgi_status(host),
         "http": server_of(host, health["pid"]),
         "ws": server_of(host, json.loads(echo["reply"])["pid"]) if echo["ok"] else echo,
         "session": session_round_trip(host),
@@ -225,7 +227,7 @@ def switched(host, redeployed):
         else:
             load, proc = None, converge(host, **extra)
         time.sleep(1)
-        result[step] = {"proc": proc, "load": load, "state": split_state(host)}
+        result[step] = {"proc": proc, "load": load, "state": split_state(host), "left": manager_leftovers(host)}
         if step == "domain":
             result[step]["domain"] = domain_state(host)
     return result
@@ -305,3 +307,16 @@ def test_the_split_back_under_supervisor_runs_gunicorn_again(switched):
     state = switched["split"]["state"]
     assert state["wsgi_programs"] == ["asgi-wsgi:asgi-wsgi0", "asgi-wsgi:asgi-wsgi1"], state
     assert state["wsgi_units"] == [] and state["wsgi_unit_files"] == [] and state["nginx_wsgi"], state
+
+
+def test_the_switch_to_systemd_leaves_nothing_of_supervisor(switched):
+    left = switched["systemd"]["left"]
+    assert not left["supervisor_package"] and not left["supervisor_files"] and left["supervisord"] == "0", left
+    assert left["unit_files"] == ASGI_UNIT_FILES, left
+    assert sorted(switched["systemd"]["state"]["status"]) == ["asgi@0.service", "asgi@1.service"], switched["systemd"]
+
+
+def test_the_switch_to_supervisor_leaves_nothing_of_systemd(switched):
+    left = switched["asgi"]["left"]
+    assert left["unit_files"] == [] and left["units"] == [], left
+    assert sorted(switched["asgi"]["state"]["status"]) == ["asgi:asgi0", "asgi:asgi1"], switched["asgi"]

@@ -4,8 +4,9 @@ restarts (test_zz_restarts.py: Redis restart, reboot) run there as on every host
 runs and how (PID 1's socket on fd 3, the app user, the sandbox, the journal, no supervisor), then
 the faults under load (kill -9 one instance, each instance stopped and started in turn, a redeploy),
 socket activation with every instance stopped, then switches on the converged host: a port per
-process under systemd, the shared socket again, supervisor, and systemd again, each leaving nothing
-of the one before.
+process under systemd and the shared socket again, each leaving nothing of the other. The switches
+between the process managers, each leaving nothing of the other, run on default-split
+(test_split.py: to systemd with the split, back to supervisor all-ASGI).
 """
 
 import pathlib
@@ -15,11 +16,11 @@ import time
 
 import pytest
 
-from conftest import asgi_status, kill_under_load, process_number, run_playbook, steady_load, wait_until, wsclient
+from conftest import (asgi_status, kill_under_load, manager_leftovers, process_number, run_playbook, steady_load, wait_until,
+                      wsclient)
 
 SYSTEMD_HOSTS = {"default-systemd"}
 PROGRAM = "asgi"
-UNITS = ["asgi.socket", "asgi.target", "asgi@.service", "asgi-background@.service"]
 BACK_WITHIN = 5
 # systemd-analyze security's exposure (0 safest, 10 none) the sandbox must stay at or below; the
 # test containers run it without PrivateUsers (the role's probe leaves it out there)
@@ -269,35 +270,20 @@ def site_works(host):
     return {"page": page["ok"], "echo": echo["ok"], "broadcast": broadcast["ok"], "detail": [page, echo, broadcast]}
 
 
-def leftovers(host):
-    """What of each manager is on the host: unit files, loaded asgi units, supervisor's package and
-    files, supervisord's process."""
-    loaded = host.run("systemctl list-units --all --plain --no-legend 'asgi*'").stdout
-    return {
-        "unit_files": sorted(u for u in UNITS if host.file("/etc/systemd/system/" + u).exists),
-        "units": [line for line in loaded.splitlines() if line.strip()],
-        "supervisor_package": host.package("supervisor").is_installed,
-        "supervisor_files": host.file("/etc/supervisor").exists,
-        "supervisord": host.run("sh -c 'for p in /proc/[0-9]*/comm; do cat $p; done 2>/dev/null' | grep -c supervisord")
-        .stdout.strip(),
-    }
-
-
 @pytest.fixture(scope="module")
 def switched(host, redeployed):
-    """From the redeployed host: a port per process under systemd, the shared socket again, then
-    supervisor, then systemd again (converge.yml as the scenario runs it)."""
+    """From the redeployed host: a port per process under systemd, then the shared socket again
+    (converge.yml as the scenario runs it)."""
     result = {}
-    for step, extra in [("port", {"daphne_binding": "port"}), ("shared", {}),
-                        ("supervisor", {"daphne_process_manager": "supervisor"}), ("systemd", {})]:
+    for step, extra in [("port", {"daphne_binding": "port"}), ("shared", {})]:
         proc = converge(host, **extra)
         time.sleep(1)
-        result[step] = {"proc": proc, "site": site_works(host), "left": leftovers(host), "ports": listening_ports(host),
-                        "status": asgi_status(host)}
+        result[step] = {"proc": proc, "site": site_works(host), "left": manager_leftovers(host),
+                        "ports": listening_ports(host), "status": asgi_status(host)}
     return result
 
 
-STEPS = ["port", "shared", "supervisor", "systemd"]
+STEPS = ["port", "shared"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -325,16 +311,3 @@ def test_back_to_the_shared_socket_under_systemd_the_socket_unit_holds_the_one_p
     assert "asgi.socket" in shared["left"]["unit_files"], shared["left"]
     assert any(line.startswith("asgi.socket ") and " active " in line for line in shared["left"]["units"]), shared["left"]
     assert sorted(shared["status"]) == ["asgi@0.service", "asgi@1.service"], shared["status"]
-
-
-def test_the_switch_to_supervisor_leaves_nothing_of_systemd(switched):
-    left = switched["supervisor"]["left"]
-    assert left["unit_files"] == [] and left["units"] == [], left
-    assert sorted(switched["supervisor"]["status"]) == ["asgi:asgi0", "asgi:asgi1"], switched["supervisor"]["status"]
-
-
-def test_the_switch_back_to_systemd_leaves_nothing_of_supervisor(switched):
-    left = switched["systemd"]["left"]
-    assert not left["supervisor_package"] and not left["supervisor_files"] and left["supervisord"] == "0", left
-    assert left["unit_files"] == sorted(UNITS), left
-    assert sorted(switched["systemd"]["status"]) == ["asgi@0.service", "asgi@1.service"], switched["systemd"]["status"]
