@@ -4,7 +4,8 @@
 Listens on 127.0.0.1:8000 like supervisor's fcgi-program socket would:
 - plain HTTP/1.1 (keep-alive): answers JSON describing the request it received (method, path,
   headers) and the upstream TCP connection (id, how many requests it has carried), so tests see
-  what nginx forwarded and whether nginx keeps upstream connections alive;
+  what nginx forwarded and whether nginx keeps upstream connections alive; a request header
+  "X-Echo-Response-Header: Name: value" becomes a header of the answer (an app's own header);
 - WebSocket (RFC 6455): completes the handshake, echoes text frames back, answers pings and
   close frames. It never pings by itself, so an idle connection stays really idle.
 """
@@ -93,9 +94,12 @@ async def handle(reader, writer):
                 "connection_requests": requests,
             }, sort_keys=True).encode()
             close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
+            # a header the app sets itself: "X-Echo-Response-Header: Name: value" in the request
+            extra = headers.get("x-echo-response-header", "")
+            extra_line = (extra + "\r\n").encode("latin-1") if extra else b""
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                b"Connection: %s\r\n\r\n" % (len(body), b"close" if close else b"keep-alive") + body
+                b"%sConnection: %s\r\n\r\n" % (len(body), extra_line, b"close" if close else b"keep-alive") + body
             )
             await writer.drain()
             if close:

@@ -140,6 +140,11 @@ def reload_with_open_websockets():
             "reloaded_after": reloaded_after}
 
 
+def _tls_site(certificate, key, source="host"):
+    return {"name": "x", "server_name": ["x.test"], "upstream_servers": ["127.0.0.1:8000"],
+            "tls": {"enabled": True, "source": source, "certificate": certificate, "key": key}}
+
+
 BAD_INPUT = {
     "tls without key": ({"nginx_sites": [{"name": "x", "tls": {"enabled": True, "certificate": "/etc/x.crt"}}]},
                         "tls.key"),
@@ -155,6 +160,21 @@ BAD_INPUT = {
                                                         "asgi_locations": ["ws/"]}]}, "asgi_locations"),
     "split asgi path is /": ({"nginx_sites": [{"name": "x", "wsgi_upstream_servers": ["127.0.0.1:8100"],
                                                "asgi_locations": ["/"]}]}, "asgi_locations"),
+    # certificates (prepare.yml made them): refused before nginx is touched, the site named
+    "expired certificate": ({"nginx_sites": [_tls_site("/etc/ssl/nginx-test/expired.crt", "/etc/ssl/nginx-test/tls.test.key")]},
+                            "nginx_sites item x: the certificate /etc/ssl/nginx-test/expired.crt expired on"),
+    "certificate of another key": ({"nginx_sites": [_tls_site("/etc/ssl/nginx-test/tls.test.crt",
+                                                              "/etc/ssl/nginx-test/other.key")]},
+                                   "nginx_sites item x: the certificate /etc/ssl/nginx-test/tls.test.crt does not match the key"),
+    "missing certificate": ({"nginx_sites": [_tls_site("/etc/ssl/nginx-test/none.crt", "/etc/ssl/nginx-test/tls.test.key")]},
+                            "nginx_sites item x: the certificate /etc/ssl/nginx-test/none.crt is missing"),
+    "missing key on the controller": ({"nginx_sites": [_tls_site(
+        "{{ lookup('ansible.builtin.env', 'MOLECULE_EPHEMERAL_DIRECTORY') }}/tls/ctl.test.crt", "/nonexistent/ctl.key",
+        source="controller")]}, "nginx_sites item x: the key /nonexistent/ctl.key is missing"),
+    "acme for the catch-all name": ({"nginx_sites": [{"name": "x", "server_name": ["_"],
+                                                      "tls": {"enabled": True, "source": "acme"}}]}, "tls.source acme"),
+    "acme directory over http": ({"nginx_acme_directory": "http://acme.test/dir"}, "nginx_acme_directory"),
+    "security header with a quote": ({"nginx_security_headers": {"X-Test": "a'b"}}, "nginx_security_headers"),
 }
 
 

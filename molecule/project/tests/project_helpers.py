@@ -11,7 +11,7 @@ from conftest import wsclient
 EDGE = "project-edge"
 APP_HOSTS = ["project-app1", "project-app2"]
 SITE = "www.example.com"
-# the example's site over HTTPS (its certificate is prepare.yml's self-signed one)
+# the example's site over HTTPS (its certificate is pebble's, by ACME: test_acme.py verifies it)
 CLIENT = "--host-header %s --origin https://%s --insecure" % (SITE, SITE)
 FRONT_PAGE = "https://127.0.0.1/"
 NOTIFICATIONS = "wss://127.0.0.1/ws/notifications/"

@@ -15,8 +15,8 @@ otherwise (the JSON then has "error").
                                                                   steady load until stopped (fault tests)
 
 Common options: --unix-socket PATH (the URL's host then only fills the Host header),
---host-header H, --origin O, --header K:V (repeatable), --insecure (no TLS verification),
---timeout S.
+--host-header H (also the TLS server name of a WebSocket), --origin O, --header K:V (repeatable),
+--insecure (no TLS verification), --cafile F (verify against this CA), --timeout S.
 """
 
 import argparse
@@ -59,7 +59,7 @@ def _open_socket(url, opts):
         port = parts.port or (443 if secure else 80)
         sock = socket.create_connection((parts.hostname, port), timeout=opts.timeout)
     if secure:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=opts.cafile)
         if opts.insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -376,7 +376,7 @@ def _http_get(opts):
     if opts.unix_socket:
         conn = _UnixHTTPConnection(opts.unix_socket, parts.netloc, opts.timeout)
     elif parts.scheme == "https":
-        context = ssl._create_unverified_context() if opts.insecure else ssl.create_default_context()
+        context = ssl._create_unverified_context() if opts.insecure else ssl.create_default_context(cafile=opts.cafile)
         conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=opts.timeout, context=context)
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=opts.timeout)
@@ -636,6 +636,7 @@ def parse_args(argv):
     common.add_argument("--origin")
     common.add_argument("--header", action="append", help="K: V, repeatable")
     common.add_argument("--insecure", action="store_true")
+    common.add_argument("--cafile", help="verify TLS against this CA file (the system's CAs otherwise)")
     common.add_argument("--timeout", type=float, default=10.0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -15,7 +15,8 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
-        await self.send_json({"hello": True, **identity()})
+        # scheme: "wss" when nginx said the client came over TLS (Daphne's proxy headers)
+        await self.send_json({"hello": True, "scheme": self.scope.get("scheme"), **identity()})
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(GROUP, self.channel_name)

@@ -14,7 +14,8 @@ from .identity import identity
 
 
 def index(request):
-    return JsonResponse(dict(identity(), site="mysite"))
+    # secure: Django's view of the request behind nginx's TLS (SECURE_PROXY_SSL_HEADER)
+    return JsonResponse(dict(identity(), site="mysite", secure=request.is_secure()))
 
 
 @csrf_exempt

@@ -1,0 +1,145 @@
+"""TLS as the nginx role serves it, besides the certificate on the host (test_nginx.py): the "ctl"
+site's certificate and key from the controller (prepare.yml made them in the scenario's ephemeral
+directory), Mozilla's intermediate profile, HSTS only where a site opts in, the security headers
+(the app's own value wins), and the ACME challenge path answered on port 80 of a site that
+redirects to HTTPS. The bad certificates are test_nginx.py's bad-input cases."""
+
+import os
+import pathlib
+import uuid
+
+import pytest
+
+from conftest import run_playbook
+
+CONTROLLER_TLS = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "tls"
+CTL_DIR = "/etc/nginx/tls/ctl"
+WEBROOT = "/var/www/_acme-challenge"
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "SAMEORIGIN",
+                    "referrer-policy": "strict-origin-when-cross-origin"}
+
+
+def curl_headers(host, args):
+    """{lower-case name: [values]} of a response's headers (curl -D -), and the status."""
+    out = host.run("curl -s --max-time 10 -o /dev/null -D - " + args)
+    assert out.rc == 0, out.stderr
+    lines = out.stdout.replace("\r", "").splitlines()
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return int(lines[0].split()[1]), headers
+
+
+def https(name, path="/echo"):
+    return "--resolve %s:443:127.0.0.1 https://%s%s" % (name, name, path)
+
+
+@pytest.fixture(scope="module")
+def verbose_run():
+    """A whole converge at -vvv on one host (nothing to change): the output must not hold the key."""
+    return run_playbook("converge.yml", verbosity=3, limit="nginx-bookworm")
+
+
+# --- certificates from the controller ------------------------------------------------------------
+
+
+def test_the_controllers_certificate_is_served_and_verifies(host):
+    installed = host.file(CTL_DIR + "/fullchain.pem").content_string
+    assert installed == (CONTROLLER_TLS / "ctl.test.crt").read_text()
+    # the self-signed certificate is its own issuer: curl verifies the served chain against it
+    status, _headers = curl_headers(host, "--cacert %s/fullchain.pem %s" % (CTL_DIR, https("ctl.test")))
+    assert status == 200
+
+
+@pytest.mark.parametrize("path, mode", [(CTL_DIR, 0o700), (CTL_DIR + "/privkey.pem", 0o600),
+                                        (CTL_DIR + "/fullchain.pem", 0o644)])
+def test_the_controllers_files_are_roots_with_the_keys_unreadable_to_others(host, path, mode):
+    installed = host.file(path)
+    assert (installed.user, installed.group, installed.mode) == ("root", "root", mode)
+
+
+def test_the_key_is_never_in_the_output_even_at_vvv(verbose_run):
+    key_lines = [line for line in (CONTROLLER_TLS / "ctl.test.key").read_text().splitlines() if "-----" not in line]
+    output = verbose_run.stdout + verbose_run.stderr
+    assert verbose_run.returncode == 0, output[-3000:]
+    assert key_lines and not any(line in output for line in key_lines)
+    assert "ctl.test.key" in output  # the run did read it
+
+
+# --- Mozilla's intermediate profile -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cipher, answers", [("ECDHE-RSA-AES128-GCM-SHA256", True),
+                                             ("ECDHE-RSA-CHACHA20-POLY1305", True),
+                                             ("AES128-GCM-SHA256", False),  # no forward secrecy
+                                             ("ECDHE-RSA-AES128-SHA", False)])  # CBC
+def test_tls_1_2_takes_only_the_profiles_ciphers(host, cipher, answers):
+    out = host.run("curl -sk --max-time 10 -o /dev/null -w '%%{http_code}' --tls-max 1.2 --ciphers %s %s"
+                   % (cipher, https("tls.test")))
+    assert (out.stdout == "200") == answers, (out.stdout, out.stderr)
+
+
+def test_nginx_conf_names_the_profiles_curves_and_session_settings(host):
+    conf = host.file("/etc/nginx/nginx.conf").content_string
+    for line in ("ssl_ecdh_curve X25519:prime256v1:secp384r1;", "ssl_prefer_server_ciphers off;",
+                 "ssl_session_tickets off;"):
+        assert line in conf
+
+
+# --- HSTS and the security headers -------------------------------------------------------------------
+
+
+def test_hsts_is_sent_by_the_site_that_opts_in(host):
+    _status, headers = curl_headers(host, "--cacert %s/fullchain.pem %s" % (CTL_DIR, https("ctl.test")))
+    assert headers.get("strict-transport-security") == ["max-age=600"], headers
+
+
+@pytest.mark.parametrize("args", [
+    "-k " + https("tls.test"),  # TLS, not opted in
+    "-H 'Host: plain.test' http://127.0.0.1/echo"])  # plain HTTP
+def test_no_hsts_elsewhere(host, args):
+    _status, headers = curl_headers(host, args)
+    assert "strict-transport-security" not in headers, headers
+
+
+@pytest.mark.parametrize("args", [
+    "-H 'Host: plain.test' http://127.0.0.1/echo",  # proxied
+    "-H 'Host: plain.test' http://127.0.0.1/static/hello.txt",  # from disk
+    "-k " + https("tls.test")])
+def test_every_response_carries_the_security_headers(host, args):
+    status, headers = curl_headers(host, args)
+    assert status == 200 and {name: headers.get(name) for name in SECURITY_HEADERS} == {
+        name: [value] for name, value in SECURITY_HEADERS.items()}, headers
+
+
+def test_the_apps_own_header_wins(host):
+    _status, headers = curl_headers(host, "-H 'Host: plain.test' -H 'X-Echo-Response-Header: X-Frame-Options: DENY' "
+                                          "http://127.0.0.1/echo")
+    assert headers.get("x-frame-options") == ["DENY"], headers
+
+
+# --- the ACME challenge path ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def challenge(host):
+    token = uuid.uuid4().hex
+    path = "%s/.well-known/acme-challenge/%s" % (WEBROOT, token)
+    host.run("mkdir -p %s/.well-known/acme-challenge && echo %s.key > %s" % (WEBROOT, token, path))
+    yield token
+    host.run("rm -f %s" % path)
+
+
+@pytest.mark.parametrize("name", ["tls.test", "plain.test", "unknown.test"])
+def test_the_challenge_is_answered_on_port_80_even_where_http_redirects(host, challenge, name):
+    out = host.run("curl -s --max-time 10 -w ' %%{http_code}' -H 'Host: %s' "
+                   "http://127.0.0.1/.well-known/acme-challenge/%s" % (name, challenge))
+    assert out.stdout == "%s.key\n 200" % challenge, out.stdout
+
+
+def test_other_paths_of_the_redirecting_site_still_redirect(host):
+    out = host.run("curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'Host: tls.test' "
+                   "http://127.0.0.1/.well-known/other")
+    assert out.stdout == "301"
