@@ -175,6 +175,8 @@ BAD_INPUT = {
                                                       "tls": {"enabled": True, "source": "acme"}}]}, "tls.source acme"),
     "acme directory over http": ({"nginx_acme_directory": "http://acme.test/dir"}, "nginx_acme_directory"),
     "security header with a quote": ({"nginx_security_headers": {"X-Test": "a'b"}}, "nginx_security_headers"),
+    "challenge proxy beside an acme site": ({"nginx_acme_challenge_proxy": "web1:80", "nginx_sites": [
+        {"name": "x", "server_name": ["x.test"], "tls": {"enabled": True, "source": "acme"}}]}, "nginx_acme_challenge_proxy"),
 }
 
 

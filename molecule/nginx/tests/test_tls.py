@@ -2,8 +2,9 @@
 site's certificate and key from the controller (prepare.yml made them in the scenario's ephemeral
 directory), Mozilla's intermediate profile, HSTS only where a site opts in, the security headers
 (the app's own value wins), and the ACME challenge path answered on port 80 of a site that
-redirects to HTTPS. The bad certificates are test_nginx.py's bad-input cases."""
+redirects to HTTPS, or passed on to the web host that runs certbot. The bad certificates are test_nginx.py's bad-input cases."""
 
+import json
 import os
 import pathlib
 import uuid
@@ -143,3 +144,23 @@ def test_other_paths_of_the_redirecting_site_still_redirect(host):
     out = host.run("curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'Host: tls.test' "
                    "http://127.0.0.1/.well-known/other")
     assert out.stdout == "301"
+
+
+@pytest.fixture(scope="module")
+def challenge_proxied(host):
+    """One host converged as a web host that does not run certbot (nginx_acme_challenge_proxy: the
+    stand-in backend stands for the web host that does), asked for a challenge, converged back."""
+    if host.backend.get_hostname() != "nginx-bookworm":
+        pytest.skip("one host is enough: the template is the same on both releases")
+    proxied = run_playbook("converge.yml", extra_vars={"nginx_acme_challenge_proxy": "127.0.0.1:8000"},
+                           limit="nginx-bookworm")
+    answer = host.run("curl -s --max-time 10 -H 'Host: tls.test' http://127.0.0.1/.well-known/acme-challenge/tok")
+    back = run_playbook("converge.yml", limit="nginx-bookworm")
+    return {"proxied": proxied, "answer": answer.stdout, "back": back}
+
+
+def test_a_host_without_certbot_passes_the_challenge_to_the_one_with_it(challenge_proxied):
+    assert challenge_proxied["proxied"].returncode == 0, challenge_proxied["proxied"].stdout[-3000:]
+    assert challenge_proxied["back"].returncode == 0, challenge_proxied["back"].stdout[-3000:]
+    echoed = json.loads(challenge_proxied["answer"])
+    assert (echoed["path"], echoed["headers"]["host"]) == ("/.well-known/acme-challenge/tok", "tls.test"), echoed
