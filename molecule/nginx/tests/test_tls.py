@@ -7,6 +7,7 @@ redirects to HTTPS, or passed on to the web host that runs certbot. The bad cert
 import json
 import os
 import pathlib
+import time
 import uuid
 
 import pytest
@@ -66,20 +67,20 @@ def test_the_key_is_never_in_the_output_even_at_vvv(verbose_run):
     output = verbose_run.stdout + verbose_run.stderr
     assert verbose_run.returncode == 0, output[-3000:]
     assert key_lines and not any(line in output for line in key_lines)
-    assert "ctl.test.key" in output  # the run did read it
+    assert "Read their private keys (output hidden)" in output  # the run did read it
 
 
 # --- Mozilla's intermediate profile -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cipher, answers", [("ECDHE-RSA-AES128-GCM-SHA256", True),
-                                             ("ECDHE-RSA-CHACHA20-POLY1305", True),
-                                             ("AES128-GCM-SHA256", False),  # no forward secrecy
-                                             ("ECDHE-RSA-AES128-SHA", False)])  # CBC
-def test_tls_1_2_takes_only_the_profiles_ciphers(host, cipher, answers):
-    out = host.run("curl -sk --max-time 10 -o /dev/null -w '%%{http_code}' --tls-max 1.2 --ciphers %s %s"
-                   % (cipher, https("tls.test")))
-    assert (out.stdout == "200") == answers, (out.stdout, out.stderr)
+@pytest.mark.parametrize("cipher, exit_code", [("ECDHE-RSA-AES128-GCM-SHA256", 0),
+                                               ("ECDHE-RSA-CHACHA20-POLY1305", 0),
+                                               ("AES128-GCM-SHA256", 35),  # no forward secrecy
+                                               ("ECDHE-RSA-AES128-SHA", 35)])  # CBC
+def test_tls_1_2_takes_only_the_profiles_ciphers(host, cipher, exit_code):
+    """curl's 35 is a failed handshake: nginx refused the cipher, curl offered it."""
+    out = host.run("curl -sk --max-time 10 -o /dev/null --tls-max 1.2 --ciphers %s %s" % (cipher, https("tls.test")))
+    assert out.rc == exit_code, out.stderr
 
 
 def test_nginx_conf_names_the_profiles_curves_and_session_settings(host):
@@ -154,6 +155,7 @@ def challenge_proxied(host):
         pytest.skip("one host is enough: the template is the same on both releases")
     proxied = run_playbook("converge.yml", extra_vars={"nginx_acme_challenge_proxy": "127.0.0.1:8000"},
                            limit="nginx-bookworm")
+    time.sleep(2)  # the reload's new workers
     answer = host.run("curl -s --max-time 10 -H 'Host: tls.test' http://127.0.0.1/.well-known/acme-challenge/tok")
     back = run_playbook("converge.yml", limit="nginx-bookworm")
     return {"proxied": proxied, "answer": answer.stdout, "back": back}

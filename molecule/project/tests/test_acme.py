@@ -38,6 +38,11 @@ def served_serial(host):
     return out.stdout.strip()
 
 
+def established(host):
+    """Client connections to nginx's port 443 on this host (the held WebSockets)."""
+    return len(host.run("ss -Htn state established '( dport = :443 )'").stdout.splitlines())
+
+
 def curl_verified(host, args, path="/"):
     return host.run("curl -s --max-time 10 --cacert %s --resolve %s:443:127.0.0.1 %s https://%s%s"
                     % (ROOT, SITE, args, SITE, path))
@@ -99,7 +104,10 @@ def renewed(host):
                        "/usr/local/bin/wsclient hold %s --count %d --seconds 25 %s"
                        % (unit, unit, NOTIFICATIONS, HELD, VERIFIED))
     assert started.rc == 0, started.stderr
-    time.sleep(5)
+    deadline = time.monotonic() + 20
+    while established(host) < HELD and time.monotonic() < deadline:
+        time.sleep(0.5)
+    opened_before = established(host)
     before = {"serial": served_serial(host), "master": host.file("/run/nginx.pid").content_string.strip()}
     renew = host.run("certbot renew --force-renewal --no-random-sleep-on-renew")
     time.sleep(2)
@@ -109,7 +117,7 @@ def renewed(host):
     while host.run("systemctl is-active --quiet %s" % unit).rc == 0 and time.monotonic() < deadline:
         time.sleep(1)
     held = json.loads(host.file("/run/%s.json" % unit).content_string or "{}")
-    return {"renew": renew, "before": before, "after": after, "held": held}
+    return {"renew": renew, "before": before, "after": after, "held": held, "opened_before": opened_before}
 
 
 def test_a_forced_renewal_succeeds(renewed):
@@ -125,4 +133,5 @@ def test_the_renewal_reloaded_nginx_without_restarting_its_master(renewed):
 
 
 def test_websockets_open_before_the_renewal_stay_open(renewed):
+    assert renewed["opened_before"] >= HELD, renewed
     assert renewed["held"].get("opened") == HELD and renewed["held"].get("alive_at_end") == HELD, renewed["held"]
