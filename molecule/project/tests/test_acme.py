@@ -1,9 +1,10 @@
 """The example's TLS site by ACME (docs/examples/inventory web.yml: tls.source acme), issued in the
 first converge by the local pebble (prepare.yml; site.yml names it as nginx_acme_directory) and
 verified against pebble's root of this start (its management port): the page, HTTP/2, a wss://
-broadcast, Django's view of the scheme, the redirect that spares the challenge path, and a renewal
-forced without Ansible (certbot renew, as certbot.timer runs it): a new certificate served after
-the deploy hook's reload, by the same nginx master, with the WebSockets open before it still open."""
+broadcast (nginx tells the consumer the client came over https), Django's view of the scheme, the
+redirect that spares the challenge path, and a renewal forced without Ansible (certbot renew, as
+certbot.timer runs it): a new certificate served after the deploy hook's reload, by the same nginx
+master, with the WebSockets open before it still open."""
 
 import json
 import time
@@ -69,7 +70,7 @@ def test_a_wss_broadcast_crosses_the_app_hosts_under_pebbles_root(host):
     result = wsclient(host, "broadcast %s %s %s --send '{\"say\": \"tls\"}' --expect tls --distinct host"
                       % (NOTIFICATIONS, NOTIFICATIONS, VERIFIED))
     assert result["ok"], result
-    assert result["listener_hello"]["scheme"] == "wss", result["listener_hello"]
+    assert result["listener_hello"]["forwarded_proto"] == "https", result["listener_hello"]
 
 
 def test_plain_http_redirects_but_the_challenge_path(host):

@@ -15,8 +15,10 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
-        # scheme: "wss" when nginx said the client came over TLS (Daphne's proxy headers)
-        await self.send_json({"hello": True, "scheme": self.scope.get("scheme"), **identity()})
+        # forwarded_proto: what nginx says the client came over ("https" for wss://)
+        headers = dict(self.scope["headers"])
+        await self.send_json({"hello": True, "forwarded_proto": headers.get(b"x-forwarded-proto", b"").decode(),
+                              **identity()})
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(GROUP, self.channel_name)
