@@ -89,5 +89,5 @@ def test_no_upstream_error_is_logged(host, defaults_run):
 def test_scenario_sites_are_back(host, defaults_run):
     restored = defaults_run["restored"]
     assert restored.returncode == 0, restored.stdout[-3000:]
-    assert sorted(host.run("ls /etc/nginx/sites-enabled").stdout.split()) == ["plain.conf", "tls.conf"]
+    assert sorted(host.run("ls /etc/nginx/sites-enabled").stdout.split()) == ["ctl.conf", "plain.conf", "tls.conf"]
     assert not host.file("/etc/nginx/sites-available/channels.conf").exists
