@@ -377,14 +377,13 @@ def manager_units(host, program="asgi"):
 ASGI_UNIT_FILES = ["asgi-background@.service", "asgi.socket", "asgi.target", "asgi@.service"]
 
 
-def manager_leftovers(host, program="asgi"):
-    """What of each process manager is on the host for ``program``: its unit files and loaded units
-    (not the split's ``program-wsgi`` ones), supervisor's package and files, supervisord's process."""
-    loaded = host.run("systemctl list-units --all --plain --no-legend '%s.*' '%s@*' '%s-background@*'"
-                      % (program, program, program)).stdout
+def manager_leftovers(host):
+    """What of each process manager is on the host for the program ``asgi``: its unit files and
+    loaded units (not the split's ``asgi-wsgi`` ones), supervisor's package and files, supervisord's
+    process."""
+    loaded = host.run("systemctl list-units --all --plain --no-legend 'asgi.*' 'asgi@*' 'asgi-background@*'").stdout
     return {
-        "unit_files": sorted(f for f in (name.replace("asgi", program, 1) for name in ASGI_UNIT_FILES)
-                             if host.file("/etc/systemd/system/" + f).exists),
+        "unit_files": sorted(f for f in ASGI_UNIT_FILES if host.file("/etc/systemd/system/" + f).exists),
         "units": [line for line in loaded.splitlines() if line.strip()],
         "supervisor_package": host.package("supervisor").is_installed,
         "supervisor_files": host.file("/etc/supervisor").exists,
