@@ -87,3 +87,33 @@ def test_burst_counts_a_non_200_answer_as_failed(wsclient, json_server):
                                                      "--key", "served_by"]))
     assert result["failed"] == 2 and result["by_key"] == {}
     assert result["error"] == "2 of 2 requests failed"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('{"message": "streamab12cd-17"}', 17),
+    ("streamab12cd-3 and more", 3),
+    ("streamab12cd-", None),
+    ("streamffffff-9", None),
+    ("nothing here", None),
+])
+def test_stream_sequence_reads_the_number_after_its_own_tag(wsclient, text, expected):
+    assert wsclient._stream_sequence(text, "streamab12cd") == expected
+
+
+def test_stream_report_counts_what_a_listener_lost_and_its_longest_gap(wsclient):
+    # sent every second from t=0 to t=9; the listener missed 4, 5 and 6 (a 4 s gap from 3 to 7),
+    # and 9, sent less than the settle time before the stop, is not counted as lost
+    sent = {seq: float(seq) for seq in range(10)}
+    listener = {"hello": {"pid": 1}, "opened_at": -0.5, "closed": None,
+                "got": {seq: seq + 0.1 for seq in (0, 1, 2, 3, 7, 8)}}
+    report = wsclient._stream_report(sent, listener, stopped_at=10.0, settle=2.0)
+    assert report["received"] == 6
+    assert report["lost"] == 3 and report["first_lost"] == [4, 5, 6]
+    assert report["max_gap_ms"] == 4000
+
+
+def test_stream_report_counts_the_silence_up_to_the_stop(wsclient):
+    sent = {seq: float(seq) for seq in range(10)}
+    listener = {"hello": {}, "opened_at": 0.0, "closed": "3.5 EOF", "got": {0: 0.1, 1: 1.1}}
+    report = wsclient._stream_report(sent, listener, stopped_at=10.0, settle=2.0)
+    assert report["lost"] == 7 and report["max_gap_ms"] == 8900 and report["closed"] == "3.5 EOF"

@@ -108,6 +108,26 @@ if _redis_url:
         # site playbook's URL carries both (site_channel_layer_url_options).
         "max_connections": int(os.environ.get("CHANNELS_REDIS_MAX_CONNECTIONS") or 1000),
     }
+    _sentinels = os.environ.get("CHANNELS_REDIS_SENTINELS", "")
+    if _sentinels:
+        # Several Redis hosts with Sentinel (CHANNELS_REDIS_SENTINELS "address:port,..."): the
+        # connections ask the Sentinels for the primary of CHANNELS_REDIS_MASTER_NAME, and ask again
+        # when it fails over. The URL gives the account, the database and the options
+        # (site_channel_layer_url_options), parsed as redis-py parses a URL; its host is the
+        # master name, not a server.
+        from redis.connection import parse_url
+
+        _url_options = {key: value for key, value in parse_url(_redis_url).items() if key not in ("host", "port")}
+        del _layer_host["address"]
+        _layer_host.update(_url_options)
+        _layer_host.update({
+            "sentinels": [(address.rsplit(":", 1)[0].strip("[]"), int(address.rsplit(":", 1)[1]))
+                          for address in _sentinels.split(",")],
+            "master_name": os.environ["CHANNELS_REDIS_MASTER_NAME"],
+            # Sentinel's own password, and short timeouts: a Sentinel that is down is skipped fast
+            "sentinel_kwargs": {"password": os.environ.get("CHANNELS_REDIS_SENTINEL_PASSWORD") or None,
+                                "socket_timeout": 1, "socket_connect_timeout": 1},
+        })
     _layer_config = {"hosts": [_layer_host]}
     if os.environ.get("CHANNELS_GROUP_EXPIRY"):
         _layer_config["group_expiry"] = int(os.environ["CHANNELS_GROUP_EXPIRY"])

@@ -13,6 +13,9 @@ otherwise (the JSON then has "error").
   wsclient burst URL --count N --key K                            N connections at once: who answered
   wsclient load HTTP_URL WS_URL --stop-file F [--rate R] [--clients K] [--ready-file F]
                                                                   steady load until stopped (fault tests)
+  wsclient stream SEND_URL LISTEN_URL --stop-file F [--listeners K] [--interval S] [--ready-file F]
+                                                                  numbered broadcasts until stopped: the
+                                                                  longest gap and the messages lost
 
 Common options: --unix-socket PATH (the URL's host then only fills the Host header),
 --host-header H (also the TLS server name of a WebSocket), --origin O, --header K:V (repeatable),
@@ -629,6 +632,90 @@ def cmd_load(opts):
     return {"started_at": started_at, "stopped_at": time.time(), "http": stats.http, "ws": stats.ws}
 
 
+def _stream_sequence(text, tag):
+    """The sequence number in a broadcast of ``cmd_stream`` (its text carries TAG-N), or None."""
+    marker = tag + "-"
+    start = text.find(marker)
+    if start < 0:
+        return None
+    digits = ""
+    for char in text[start + len(marker):]:
+        if not char.isdigit():
+            break
+        digits += char
+    return int(digits) if digits else None
+
+
+def _stream_report(sent, listener, stopped_at, settle):
+    """One listener's figures: received, lost (sent more than ``settle`` seconds before the stop
+    and never received), the longest gap between two receipts (or from the first send)."""
+    received = listener["got"]
+    due = [seq for seq, at in sent.items() if at <= stopped_at - settle]
+    lost = [seq for seq in due if seq not in received]
+    times = sorted(received.values())
+    gaps = [b - a for a, b in zip([listener["opened_at"]] + times, times + [stopped_at])]
+    return {"hello": listener["hello"], "received": len(received), "lost": len(lost),
+            "first_lost": lost[:5], "max_gap_ms": round(max(gaps) * 1000) if gaps else None,
+            "closed": listener["closed"]}
+
+
+def cmd_stream(opts):
+    """Listeners held on LISTEN_URL, a sender on SEND_URL sending TAG-N every --interval until
+    --stop-file exists; the sender reconnects when its connection fails, the listeners do not
+    (they are the clients connected before a fault). Reports, per listener, what it received,
+    lost and the longest gap without a message."""
+    tag = "stream%s" % os.urandom(3).hex()
+    listeners = []
+    for _index in range(opts.listeners):
+        ws = WebSocket(opts.listen_url, opts)
+        listeners.append({"ws": ws, "hello": _hello(ws, opts.timeout), "got": {}, "closed": None,
+                          "opened_at": time.time()})
+    sent, send_errors, sender, seq = {}, [], None, 0
+    if opts.ready_file:
+        with open(opts.ready_file, "w", encoding="utf-8") as ready:
+            ready.write("%f\n" % time.time())
+    next_send = time.monotonic()
+    while not os.path.exists(opts.stop_file):
+        if time.monotonic() >= next_send:
+            next_send = time.monotonic() + opts.interval
+            try:
+                if sender is None:
+                    sender = WebSocket(opts.url, opts)
+                seq += 1
+                sender.send_text("%s-%d" % (tag, seq))
+                sent[seq] = time.time()
+            except (OSError, RuntimeError, Closed) as exc:
+                send_errors.append("%.3f %s" % (time.time(), exc))
+                if sender is not None:
+                    sender.sock.close()
+                sender = None
+        for conn in [entry["ws"] for entry in listeners if entry["closed"] is None] + ([sender] if sender else []):
+            try:
+                got = conn.pump(time.monotonic() + 0.005)
+            except (OSError, Closed) as exc:
+                if conn is sender:
+                    send_errors.append("%.3f %s" % (time.time(), exc))
+                    sender = None
+                else:
+                    next(entry for entry in listeners if entry["ws"] is conn)["closed"] = "%.3f %s" % (time.time(), exc)
+                continue
+            if got is not None and conn is not sender and got[0] in (OP_TEXT, OP_CONT):
+                number = _stream_sequence(got[1].decode("utf-8", "replace"), tag)
+                if number is not None:
+                    entry = next(entry for entry in listeners if entry["ws"] is conn)
+                    entry["got"].setdefault(number, time.time())
+    stopped_at = time.time()
+    reports = [_stream_report(sent, entry, stopped_at, opts.settle) for entry in listeners]
+    for conn in [entry["ws"] for entry in listeners if entry["closed"] is None] + ([sender] if sender else []):
+        conn.close()
+    result = {"sent": len(sent), "send_errors": len(send_errors), "first_send_errors": send_errors[:5],
+              "listeners": reports, "max_gap_ms": max(r["max_gap_ms"] or 0 for r in reports),
+              "lost": max(r["lost"] for r in reports), "closed": sum(1 for r in reports if r["closed"])}
+    if result["closed"]:
+        result["error"] = "%d of %d listeners were disconnected" % (result["closed"], len(reports))
+    return result
+
+
 def parse_args(argv):
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--unix-socket")
@@ -689,13 +776,22 @@ def parse_args(argv):
     load.add_argument(
         "--hello-timeout", type=float, default=0,
         help="wait this long for the consumer's JSON hello on connect (its pid is recorded); 0: none")
+    stream = sub.add_parser("stream", parents=[common])
+    stream.add_argument("url", help="the sender's URL (it reconnects when its connection fails)")
+    stream.add_argument("listen_url", help="the URL the --listeners connections hold")
+    stream.add_argument("--stop-file", required=True, help="the run ends once this file exists")
+    stream.add_argument("--ready-file", help="written once every listener is connected")
+    stream.add_argument("--listeners", type=int, default=4)
+    stream.add_argument("--interval", type=float, default=0.1, help="seconds between two broadcasts")
+    stream.add_argument("--settle", type=float, default=2.0,
+                        help="a message sent less than this long before the stop is not counted as lost")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     commands = {"probe": cmd_probe, "hold": cmd_hold, "broadcast": cmd_broadcast, "listen": cmd_listen, "http": cmd_http,
-                "burst": cmd_burst, "load": cmd_load}
+                "burst": cmd_burst, "load": cmd_load, "stream": cmd_stream}
     command = commands[opts.command]
     try:
         result = command(opts)
