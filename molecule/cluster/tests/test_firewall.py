@@ -1,0 +1,73 @@
+"""The site's firewall (site_firewall, on by default in a site of several hosts; the role
+asgi.channels.firewall): from cluster-outside, a host on the same network in no group of the
+site, Redis, Sentinel and the app ports refuse; from the site's own hosts they answer. The table is
+the collection's own (inet asgi_channels): reloading it leaves the host's other tables alone, and a
+restart of Debian's nftables.service, which flushes every table, brings it back."""
+
+import pytest
+from cluster_helpers import cluster_host, network_address
+
+testinfra_hosts = ["ansible://cluster-app1"]
+
+OUTSIDE = "cluster-outside"
+# (host, port, the site's hosts that may connect)
+PORTS = [
+    ("cluster-redis", 6379, ["cluster-app1", "cluster-app2"]),
+    ("cluster-redis", 26379, ["cluster-app1", "cluster-app2"]),
+    ("cluster-app1", 6379, ["cluster-redis", "cluster-app2"]),
+    ("cluster-app2", 26379, ["cluster-redis", "cluster-app1"]),
+    ("cluster-app1", 8000, ["cluster-redis"]),
+    ("cluster-app2", 8000, ["cluster-redis", "cluster-app1"]),
+    ("cluster-app2", 8001, ["cluster-redis", "cluster-app1"]),
+]
+FIREWALLED = ["cluster-redis", "cluster-app1", "cluster-app2"]
+
+
+def connect(source, target, port):
+    """'open' or the error of a TCP connect from ``source`` to ``target``:``port``."""
+    out = cluster_host(source).run(
+        "python3 -c \"import socket\n"
+        "try:\n socket.create_connection(('%s', %d), 5).close(); print('open')\n"
+        "except OSError as e: print(type(e).__name__)\"" % (network_address(target), port))
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("target,port", [(t, p) for t, p, _ in PORTS])
+def test_a_stranger_is_refused(target, port):
+    assert connect(OUTSIDE, target, port) == "ConnectionRefusedError"
+
+
+@pytest.mark.parametrize("target,port,source", [(t, p, s) for t, p, sources in PORTS for s in sources])
+def test_the_sites_own_hosts_connect(target, port, source):
+    assert connect(source, target, port) == "open"
+
+
+@pytest.mark.parametrize("name", FIREWALLED)
+def test_the_table_is_loaded_by_the_collections_unit(name):
+    host = cluster_host(name, root=True)
+    assert host.service("asgi-channels-firewall").is_enabled
+    assert "table inet asgi_channels" in host.run("nft list tables").stdout
+
+
+def test_reloading_the_table_leaves_the_hosts_other_tables_alone():
+    host = cluster_host("cluster-app2", root=True)
+    assert host.run("nft add table inet host_own && nft add chain inet host_own input").rc == 0
+    try:
+        assert host.run("systemctl reload asgi-channels-firewall").rc == 0
+        assert "table inet host_own" in host.run("nft list tables").stdout
+    finally:
+        host.run("nft delete table inet host_own")
+
+
+def test_a_restart_of_nftables_service_brings_the_table_back():
+    redis = cluster_host("cluster-redis", root=True)
+    # Debian's nftables.conf starts with "flush ruleset": every table goes, the unit loads ours again
+    # (Docker's rules for its embedded DNS go too: nothing on this host resolves a name after this)
+    assert redis.run("systemctl restart nftables.service").rc == 0
+    assert "table inet asgi_channels" in redis.run("nft list tables").stdout
+    assert connect(OUTSIDE, "cluster-redis", 6379) == "ConnectionRefusedError"
+
+
+def test_the_outside_host_is_in_no_group_of_the_site():
+    assert network_address(OUTSIDE) not in cluster_host("cluster-app1", root=True).file(
+        "/etc/asgi-channels/firewall.nft").content_string
