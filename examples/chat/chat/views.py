@@ -38,9 +38,10 @@ async def _channel_layer_round_trip():
 
 
 async def health(request):
-    """GET /health/ -> {"status": "ok", "pid", "process", "release"}; ?deep=1 also round-trips the
-    channel layer (503 with the error when that fails)."""
-    body = {"status": "ok"}
+    """GET /health/ -> {"status": "ok", "pid", "process", "release", "scheme", "client"} (the
+    scheme and the client's address as the app sees them, through the proxy headers); ?deep=1
+    also round-trips the channel layer (503 with the error when that fails)."""
+    body = {"status": "ok", "scheme": request.scheme, "client": request.META.get("REMOTE_ADDR")}
     body.update(identity())
     if request.GET.get("deep") in ("1", "true", "yes"):
         try:

@@ -4,7 +4,10 @@ Required: SECRET_KEY. Optional: DEBUG (default off), ALLOWED_HOSTS (comma list),
 CSRF_TRUSTED_ORIGINS (comma list), STATIC_ROOT, MEDIA_ROOT (uploads; asgi.channels.daphne exports
 both), DJANGO_DB_PATH (the sqlite file; its directory must be writable by the app user), CHANNELS_REDIS_URL (redis://[user:password@]host:port/db,
 rediss://..., or unix:///path/to/redis.sock[?db=0]; unset: in-memory channel layer, one process
-only), CHANNELS_GROUP_EXPIRY (seconds, Redis layer only), CHANNELS_REDIS_PREFIX.
+only), CHANNELS_GROUP_EXPIRY (seconds, Redis layer only), CHANNELS_REDIS_PREFIX. With several
+Redis hosts (Sentinel): CHANNELS_REDIS_SENTINELS (address:port comma list),
+CHANNELS_REDIS_MASTER_NAME, CHANNELS_REDIS_SENTINEL_PASSWORD; CHANNELS_REDIS_URL then gives the
+account, database and options, its host being the master name.
 """
 
 import importlib.util

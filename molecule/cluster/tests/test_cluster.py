@@ -155,3 +155,29 @@ def test_redis_refuses_unauthenticated_clients_from_app_hosts(host):
         "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())\""
     )
     assert "NOAUTH" in probe.stdout, probe.stdout + probe.stderr
+
+
+# --- behind a load balancer (nginx_trusted_proxies: cluster-outside stands in for it) --------------
+
+LB = "cluster-outside"
+FORGED = "--header 'X-Forwarded-For: 203.0.113.7' --header 'X-Forwarded-Proto: https'"
+
+
+def seen_by_the_app(source, web_host):
+    """The scheme and client address the app reports for a request from ``source`` through
+    ``web_host``'s nginx, sent with a client's X-Forwarded-For and X-Forwarded-Proto."""
+    result = wsclient(cluster_host(source), "http http://%s/health/ --host-header localhost %s"
+                      % (network_address(web_host), FORGED))
+    assert result["ok"], result
+    body = json.loads(result["bodies"][0])
+    return body["scheme"], body["client"]
+
+
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+def test_behind_the_trusted_load_balancer_the_app_sees_the_client_and_its_scheme(web_host):
+    assert seen_by_the_app(LB, web_host) == ("https", "203.0.113.7")
+
+
+@pytest.mark.parametrize("web_host", WEB_HOSTS)
+def test_from_anyone_else_the_forwarded_headers_are_not_believed(web_host):
+    assert seen_by_the_app("cluster-app2", web_host) == ("http", network_address("cluster-app2"))
