@@ -8,6 +8,7 @@ changes nothing and demotes no one. The outage and the messages lost are printed
 """
 
 import json
+import pathlib
 import shlex
 import subprocess
 import time
@@ -26,6 +27,9 @@ ORIGIN = "--host-header localhost --origin http://localhost"
 ENV_FILE = "/etc/daphne/asgi.env"
 # the issue's bound: broadcasts reach the clients connected before the failure again within 30 s
 BACK_WITHIN_MS = 30000
+PROJECT = pathlib.Path(__file__).resolve().parents[3]
+# what the failover cost in this run (docs/multi-host.md quotes a committed copy)
+RESULTS_FILE = PROJECT / ".cache" / "failover" / "results.json"
 
 
 def secrets():
@@ -167,10 +171,33 @@ def failover():
               "old_primary": old_primary, "new_primary": new_primary, "stream": stream, "site": site,
               "before": before, "after": after, "started": started, "rejoined": rejoined,
               "converge": converge, "primary_after_converge": primary_seen_by("cluster-app1")}
+    record(result)
     print("FAILOVER promoted_after_s=%s outage_ms=%s lost=%s sent=%s send_errors=%s closed=%s" % (
         result["promoted_after_s"], stream.get("max_gap_ms"), stream.get("lost"), stream.get("sent"),
         stream.get("send_errors"), stream.get("closed")))
     return result
+
+
+def record(result):
+    """The failover's figures into RESULTS_FILE: timings, the stream's counts, what answered."""
+    git = subprocess.run(["git", "-C", str(PROJECT), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True, check=False).stdout.strip() or None
+    stream = result["stream"]
+    figures = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git": git,
+        "setting": {"redis_sentinel_down_after_ms": ansible_vars(cluster_host("cluster-app1"))["redis_sentinel_down_after_ms"],
+                    "listeners": len(stream.get("listeners", [])), "interval_s": 0.1},
+        "promoted_after_s": result["promoted_after_s"], "old_primary": result["old_primary"],
+        "new_primary": result["new_primary"],
+        "stream": {key: stream.get(key)
+                   for key in ("sent", "send_errors", "first_send_errors", "max_gap_ms", "lost", "closed")},
+        "listeners": [{key: entry.get(key) for key in ("received", "lost", "max_gap_ms", "closed")}
+                      for entry in stream.get("listeners", [])],
+        "rejoined_after_start_s": result["rejoined"],
+        "asgi_processes_restarted": result["after"] != result["before"],
+    }
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 def test_the_primary_host_was_stopped(failover):
