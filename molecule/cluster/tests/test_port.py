@@ -2,10 +2,10 @@
 listens on a port of its own (8000 + N) at the host's network address, supervisord runs a plain
 program and holds no socket, and both web hosts' nginx list every process of every app host.
 Through nginx: requests and a broadcast reach different port processes; a killed process is back
-within 5 s and its clients reconnect; redeploys that replace each process (Daphne to Uvicorn and
-back, one port at a time) fail no request; the switch to the shared socket and back leaves nothing
-of the other (program, listeners, upstreams), with --check clean on the shared host; after a
-reboot every port answers again.
+within 5 s and its clients reconnect; a redeploy that replaces each process (Daphne to Uvicorn, one
+port at a time) fails no request; the switch to Daphne on the shared socket and back to its ports
+leaves nothing of the other (program, listeners, upstreams), with --check clean on the shared host;
+after a reboot every port answers again.
 """
 
 import json
@@ -154,24 +154,23 @@ def test_clients_of_a_killed_port_process_reconnect(killed):
     assert ws["reconnected"] == ws["dropped"] and ws["failed_reconnects"] == 0, killed["load"]
 
 
-# On the converged port-mode host: two redeploys that replace every process one port at a time
-# (Daphne to Uvicorn and back, --limit to the host, under load through the other web host, with
+# On the converged port-mode host: a redeploy that replaces every process one port at a time
+# (Daphne to Uvicorn, --limit to the host, under load through the other web host, with
 # cluster-app1's processes stopped: the port-mode host alone serves, so a rolling restart that let
-# nginx find every port failed at once would fail requests), then the switch to the shared socket
-# and back (whole site: the web hosts' upstreams follow).
+# nginx find every port failed at once would fail requests), then the switch to Daphne on the
+# shared socket and back to Daphne's ports (whole site: the web hosts' upstreams follow).
 @pytest.fixture(scope="module")
 def switched():
     steps = {"before": {"state": state()}}
     other = cluster_host("cluster-app1")
-    for step, extra in (("uvicorn", {"daphne_server": "uvicorn"}), ("daphne", {})):
-        assert other.run("supervisorctl stop 'asgi:*'").rc == 0
-        try:
-            with steady_load(cluster_host(WEB), "port-redeploy-to-" + step + "-alone") as load:
-                proc = run_playbook("converge.yml", limit=PORT_HOST, extra_vars=extra)
-                time.sleep(2)
-        finally:
-            assert other.run("supervisorctl start 'asgi:*'").rc == 0
-        steps[step] = {"run": proc, "load": load, "state": state()}
+    assert other.run("supervisorctl stop 'asgi:*'").rc == 0
+    try:
+        with steady_load(cluster_host(WEB), "port-redeploy-to-uvicorn-alone") as load:
+            proc = run_playbook("converge.yml", limit=PORT_HOST, extra_vars={"daphne_server": "uvicorn"})
+            time.sleep(2)
+    finally:
+        assert other.run("supervisorctl start 'asgi:*'").rc == 0
+    steps["uvicorn"] = {"run": proc, "load": load, "state": state()}
     shared = {"daphne_binding": "shared"}
     steps["shared"] = {"run": run_playbook("converge.yml", extra_vars=shared), "state": state()}
     steps["shared"]["check"] = run_playbook("converge.yml", extra_vars=shared, check=True, json_output=True)
@@ -179,8 +178,8 @@ def switched():
     return steps
 
 
-STEPS = ["uvicorn", "daphne", "shared", "port"]
-ROLLING = ["uvicorn", "daphne"]
+STEPS = ["uvicorn", "shared", "port"]
+ROLLING = ["uvicorn"]
 
 
 @pytest.mark.parametrize("step", STEPS)
