@@ -110,6 +110,7 @@ def test_stream_report_counts_what_a_listener_lost_and_its_longest_gap(wsclient)
     assert report["received"] == 6
     assert report["lost"] == 3 and report["first_lost"] == [4, 5, 6]
     assert report["max_gap_ms"] == 4000
+    assert report["got_at"][:2] == [[0, 0.1], [1, 1.1]]
 
 
 def test_stream_report_counts_the_silence_up_to_the_stop(wsclient):

@@ -656,7 +656,7 @@ def _stream_report(sent, listener, stopped_at, settle):
     gaps = [b - a for a, b in zip([listener["opened_at"]] + times, times + [stopped_at])]
     return {"hello": listener["hello"], "received": len(received), "lost": len(lost),
             "first_lost": lost[:5], "max_gap_ms": round(max(gaps) * 1000) if gaps else None,
-            "closed": listener["closed"]}
+            "closed": listener["closed"], "got_at": sorted([seq, round(at, 3)] for seq, at in received.items())}
 
 
 def cmd_stream(opts):
@@ -695,6 +695,7 @@ def cmd_stream(opts):
             except (OSError, Closed) as exc:
                 if conn is sender:
                     send_errors.append("%.3f %s" % (time.time(), exc))
+                    sender.sock.close()
                     sender = None
                 else:
                     next(entry for entry in listeners if entry["ws"] is conn)["closed"] = "%.3f %s" % (time.time(), exc)
@@ -709,6 +710,7 @@ def cmd_stream(opts):
     for conn in [entry["ws"] for entry in listeners if entry["closed"] is None] + ([sender] if sender else []):
         conn.close()
     result = {"sent": len(sent), "send_errors": len(send_errors), "first_send_errors": send_errors[:5],
+              "sent_at": sorted([seq, round(at, 3)] for seq, at in sent.items()), "stopped_at": round(stopped_at, 3),
               "listeners": reports, "max_gap_ms": max(r["max_gap_ms"] or 0 for r in reports),
               "lost": max(r["lost"] for r in reports), "closed": sum(1 for r in reports if r["closed"])}
     if result["closed"]:
