@@ -118,9 +118,13 @@ if _redis_url:
         # when it fails over. The URL gives the account, the database and the options
         # (site_channel_layer_url_options), parsed as redis-py parses a URL; its host is the
         # master name, not a server.
-        from redis.connection import parse_url
+        from redis.asyncio.connection import parse_url
 
-        _url_options = {key: value for key, value in parse_url(_redis_url).items() if key not in ("host", "port")}
+        # (a rediss:// URL: Sentinel's pool picks its own TLS connection class from "ssl")
+        _url_options = {key: value for key, value in parse_url(_redis_url).items()
+                        if key not in ("host", "port", "connection_class")}
+        if _redis_url.startswith("rediss://"):
+            _url_options["ssl"] = True
         del _layer_host["address"]
         _layer_host.update(_url_options)
         _layer_host.update({
