@@ -1,11 +1,14 @@
 """`--limit` to one app host of the docs' example inventory (the Redis and web host and the other
 app host left out): the run passes, reaches only that host, says which hosts of the site it leaves
-out, and changes nothing on the converged host."""
+out, and changes nothing on the converged host. Without the client details the Redis host keeps,
+the run stops and says what to do."""
 
 import pytest
-from conftest import changed_tasks, parse_json_output, run_playbook
+from conftest import changed_tasks, failure_message, parse_json_output, run_playbook
+from project_helpers import project_host
 
 LIMIT = "project-app2"
+KEPT_DETAILS = "/etc/asgi-channels/redis-client.json"
 SKIP_TASK = "Say which hosts of the site --limit leaves out"
 
 
@@ -35,3 +38,15 @@ def test_limited_run_says_which_hosts_it_leaves_out(limited_run):
 def test_limited_run_on_a_converged_host_changes_nothing(limited_run):
     changed = list(changed_tasks(limited_run[1]))
     assert not changed, "\n".join(changed)
+
+
+def test_limited_run_without_the_redis_hosts_kept_details_names_what_to_do(limited_run):
+    redis = project_host("project-edge")
+    assert redis.run("mv %s %s.moved" % (KEPT_DETAILS, KEPT_DETAILS)).rc == 0
+    try:
+        proc = run_playbook("converge.yml", limit=LIMIT)
+    finally:
+        assert redis.run("mv %s.moved %s" % (KEPT_DETAILS, KEPT_DETAILS)).rc == 0
+    assert proc.returncode != 0
+    message = failure_message(proc)
+    assert "project-edge" in message and "keeps no client details yet" in message, message
