@@ -38,7 +38,8 @@ def inventory_vars():
 
 def secrets():
     found = inventory_vars()
-    return found["redis_sentinel_password"], found["redis_password"]
+    # redis_password comes from examples/chat-deploy.yml as chat_redis_password
+    return found["redis_sentinel_password"], found["chat_redis_password"]
 
 
 def sentinel(name, command):
