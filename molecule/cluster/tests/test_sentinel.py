@@ -101,10 +101,17 @@ def test_each_sentinel_knows_two_replicas_and_two_other_sentinels(name):
     assert len(others) == 2, others
 
 
+def logs(name):
+    """The tail of the server's and Sentinel's logs on ``name`` (for a failure's message)."""
+    return cluster_host(name, root=True).run(
+        "tail -n 15 /var/log/redis/redis-server.log /var/log/redis/redis-sentinel.log").stdout
+
+
 @pytest.mark.parametrize("name", APP_HOSTS)
 def test_each_replica_replicates_the_primary(name):
     role = server_role(name)
-    assert role[:3] == ["slave", network_address(FIRST_PRIMARY), "6379"] and role[3] == "connected", role
+    assert role[:3] == ["slave", network_address(FIRST_PRIMARY), "6379"] and role[3:4] == ["connected"], \
+        "%s\n%s\n%s" % (role, logs(name), logs(FIRST_PRIMARY))
 
 
 @pytest.mark.parametrize("name", REDIS_HOSTS)
@@ -186,6 +193,8 @@ def _while_stopped(web, url, stop, out, old_primary, before, stopped_at, stopped
                                    "--send one-web-host --expect one-web-host --distinct host" % ORIGIN),
     }
     after = {name: asgi_status(cluster_host(name, root=True)) for name in APP_HOSTS}
+    app_logs = {name: cluster_host(name, root=True).run("tail -n 30 /var/log/supervisor/asgi.log").stdout
+                for name in APP_HOSTS}
     started = docker("start", FIRST_PRIMARY)
     rejoined = wait_until(lambda: server_role(FIRST_PRIMARY)[:2] == ["slave", new_primary]
                           and server_role(FIRST_PRIMARY)[3:4] == ["connected"], 90)
@@ -194,7 +203,8 @@ def _while_stopped(web, url, stop, out, old_primary, before, stopped_at, stopped
               "stopped_at": stopped_at, "promoted_at": promoted_at,
               "old_primary": old_primary, "new_primary": new_primary, "stream": stream, "site": site,
               "before": before, "after": after, "started": started, "rejoined": rejoined,
-              "converge": converge, "primary_after_converge": primary_seen_by("cluster-app1")}
+              "converge": converge, "primary_after_converge": primary_seen_by("cluster-app1"),
+              "app_logs": app_logs}
     record(result)
     print("FAILOVER promoted_after_s=%s back_after_s=%s lost=%s sent=%s send_errors=%s closed=%s" % (
         result["promoted_after_s"], max((b for b in back_after(result).values() if b is not None), default=None),
@@ -275,7 +285,7 @@ def test_broadcasts_reach_them_again_within_30_s(failover):
 
 def test_once_back_no_broadcast_is_lost(failover):
     lost = lost_after_back(failover)
-    assert lost and all(count == 0 for count in lost.values()), lost
+    assert lost and all(count == 0 for count in lost.values()), "%s\n%s" % (lost, failover["app_logs"])
 
 
 def test_no_asgi_process_was_restarted(failover):
