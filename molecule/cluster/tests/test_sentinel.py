@@ -193,7 +193,7 @@ def _while_stopped(web, url, stop, out, old_primary, before, stopped_at, stopped
                                    "--send one-web-host --expect one-web-host --distinct host" % ORIGIN),
     }
     after = {name: asgi_status(cluster_host(name, root=True)) for name in APP_HOSTS}
-    app_logs = {name: cluster_host(name, root=True).run("tail -n 30 /var/log/supervisor/asgi.log").stdout
+    app_logs = {name: cluster_host(name, root=True).run("tail -n 30 /var/log/daphne/asgi.log").stdout
                 for name in APP_HOSTS}
     started = docker("start", FIRST_PRIMARY)
     rejoined = wait_until(lambda: server_role(FIRST_PRIMARY)[:2] == ["slave", new_primary]
