@@ -27,6 +27,10 @@ ORIGIN = "--host-header localhost --origin http://localhost"
 ENV_FILE = "/etc/daphne/asgi.env"
 # the issue's bound: broadcasts reach the clients connected before the failure again within 30 s
 BACK_WITHIN_MS = 30000
+# The role writes no replicaof (Sentinel owns replication state), so a replica that restarts comes
+# back as a primary of its own until Sentinel turns it into a replica again: 8 s after it reports
+# the new role, on the next INFO (every 10 s). test_port reboots cluster-app2 just before.
+REPLICA_BACK_WITHIN_S = 45
 PROJECT = pathlib.Path(__file__).resolve().parents[3]
 # what the failover cost in this run (docs/multi-host.md quotes a committed copy)
 RESULTS_FILE = PROJECT / ".cache" / "failover" / "results.json"
@@ -94,11 +98,17 @@ def test_each_sentinel_names_the_first_redis_host_primary(name):
 
 @pytest.mark.parametrize("name", REDIS_HOSTS)
 def test_each_sentinel_knows_two_replicas_and_two_other_sentinels(name):
-    replicas = entries(sentinel(name, "SENTINEL replicas %s" % MASTER))
-    others = entries(sentinel(name, "SENTINEL sentinels %s" % MASTER))
-    assert sorted(r["ip"] for r in replicas) == sorted(network_address(n) for n in APP_HOSTS), replicas
-    assert all(r["flags"] == "slave" for r in replicas), replicas
-    assert len(others) == 2, others
+    def known():
+        return (entries(sentinel(name, "SENTINEL replicas %s" % MASTER)),
+                entries(sentinel(name, "SENTINEL sentinels %s" % MASTER)))
+
+    def healthy():
+        replicas, others = known()
+        return (sorted(r["ip"] for r in replicas) == sorted(network_address(n) for n in APP_HOSTS)
+                and all(r["flags"] == "slave" for r in replicas) and len(others) == 2)
+
+    # a replica test_port rebooted is flagged (s_down, disconnected) until Sentinel has it back
+    assert wait_until(healthy, REPLICA_BACK_WITHIN_S) is not None, known()
 
 
 def logs(name):
@@ -111,12 +121,6 @@ def replicating(name, primary):
     """Whether the server on ``name`` is a replica of ``primary``'s address with its link up."""
     role = server_role(name)
     return role[:3] == ["slave", network_address(primary), "6379"] and role[3:4] == ["connected"]
-
-
-# The role writes no replicaof (Sentinel owns replication state), so a replica that restarts comes
-# back as a primary of its own until Sentinel turns it into a replica again: 8 s after it reports
-# the new role, on the next INFO (every 10 s). test_port reboots cluster-app2 just before.
-REPLICA_BACK_WITHIN_S = 45
 
 
 @pytest.mark.parametrize("name", APP_HOSTS)
@@ -236,7 +240,8 @@ def _while_stopped(web, url, stop, out, old_primary, before, stopped_at, stopped
 
 def back_after(result):
     """{listener index: seconds from the stop of the primary's host to the first broadcast the
-    listener got of those sent after Sentinel's promotion (None: none came)}."""
+    listener got of those sent after Sentinel's promotion (None: none came)}. The promotion's time
+    is when the test saw it (polled): if anything late, which makes the figure later, not earlier."""
     sent_at = dict(result["stream"].get("sent_at", []))
     found = {}
     for index, listener in enumerate(result["stream"].get("listeners", [])):
@@ -291,7 +296,7 @@ def test_the_primary_host_was_stopped(failover):
 
 
 def test_sentinel_promotes_a_replica(failover):
-    assert failover["promoted"], failover
+    assert failover["promoted"] is not None, failover
     assert failover["new_primary"] in [network_address(name) for name in APP_HOSTS], failover
 
 
@@ -319,7 +324,7 @@ def test_the_other_web_host_serves_the_site_while_one_is_down(failover, check):
 
 
 def test_the_old_primary_rejoins_as_a_replica(failover):
-    assert failover["started"].returncode == 0 and failover["rejoined"], server_role(FIRST_PRIMARY)
+    assert failover["started"].returncode == 0 and failover["rejoined"] is not None, server_role(FIRST_PRIMARY)
 
 
 def test_the_next_converge_changes_nothing(failover):
