@@ -120,11 +120,15 @@ if _redis_url:
         # master name, not a server.
         from redis.asyncio.connection import parse_url
 
-        # (a rediss:// URL: Sentinel's pool picks its own TLS connection class from "ssl")
+        from .sentinel import SentinelConnection, SentinelSSLConnection
+
         _url_options = {key: value for key, value in parse_url(_redis_url).items()
                         if key not in ("host", "port", "connection_class")}
+        # a connection that asks the Sentinels for the primary on every connect, also within a
+        # command's retries (chatsite/sentinel.py: redis-py #3874)
+        _url_options["connection_class"] = SentinelConnection
         if _redis_url.startswith("rediss://"):
-            _url_options["ssl"] = True
+            _url_options["connection_class"] = SentinelSSLConnection
         del _layer_host["address"]
         _layer_host.update(_url_options)
         _layer_host.update({
