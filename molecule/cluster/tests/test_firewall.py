@@ -32,7 +32,7 @@ def connect(source, target, port):
     return out.stdout.strip()
 
 
-@pytest.mark.parametrize("target,port", [(t, p) for t, p, _ in PORTS])
+@pytest.mark.parametrize("target,port", [(t, p) for t, p, _sources in PORTS])
 def test_a_stranger_is_refused(target, port):
     assert connect(OUTSIDE, target, port) == "ConnectionRefusedError"
 
