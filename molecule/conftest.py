@@ -186,6 +186,16 @@ def wait_for_file(host, path, seconds):
     return host.file(path).exists
 
 
+def tcp_connect(host, address, port, timeout=5):
+    """'open', or the name of the error, for a TCP connection made on ``host`` to
+    ``address``:``port`` (a firewall's reset is ConnectionRefusedError)."""
+    out = host.run(
+        "python3 -c \"import socket\n"
+        "try:\n socket.create_connection(('%s', %d), %d).close(); print('open')\n"
+        "except OSError as e: print(type(e).__name__)\"" % (address, port, timeout))
+    return out.stdout.strip()
+
+
 def wait_until(predicate, seconds, interval=0.2):
     """Seconds until ``predicate()`` was true (polled), or None after ``seconds``."""
     start = time.monotonic()

@@ -6,6 +6,7 @@ restart of Debian's nftables.service, which flushes every table, brings it back.
 
 import pytest
 from cluster_helpers import cluster_host, network_address
+from conftest import tcp_connect
 
 testinfra_hosts = ["ansible://cluster-app1"]
 
@@ -24,12 +25,7 @@ FIREWALLED = ["cluster-redis", "cluster-app1", "cluster-app2"]
 
 
 def connect(source, target, port):
-    """'open' or the error of a TCP connect from ``source`` to ``target``:``port``."""
-    out = cluster_host(source).run(
-        "python3 -c \"import socket\n"
-        "try:\n socket.create_connection(('%s', %d), 5).close(); print('open')\n"
-        "except OSError as e: print(type(e).__name__)\"" % (network_address(target), port))
-    return out.stdout.strip()
+    return tcp_connect(cluster_host(source), network_address(target), port)
 
 
 @pytest.mark.parametrize("target,port", [(t, p) for t, p, _sources in PORTS])

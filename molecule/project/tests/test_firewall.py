@@ -4,6 +4,7 @@ and refuse the ACME server, which is on the same network in no group of the site
 the app hosts and refuses the ACME server."""
 
 import pytest
+from conftest import tcp_connect
 from project_helpers import EDGE, project_host
 
 STRANGER = "project-pebble"
@@ -18,12 +19,7 @@ PORTS = [
 
 
 def connect(source, target, port):
-    """'open', or the error's name, for a TCP connection from ``source`` to ``target``:``port``."""
-    out = project_host(source).run(
-        "python3 -c \"import socket\n"
-        "try:\n socket.create_connection(('%s', %d), 5).close(); print('open')\n"
-        "except OSError as e: print(type(e).__name__)\"" % (target, port))
-    return out.stdout.strip()
+    return tcp_connect(project_host(source), target, port)
 
 
 @pytest.mark.parametrize("target,port", [(t, p) for t, p, _sources in PORTS])
