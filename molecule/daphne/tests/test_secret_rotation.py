@@ -1,6 +1,8 @@
 """A rotated SECRET_KEY in daphne_environment, deployed with -v and --diff on every host at once:
 the processes restart with it, and it shows nowhere in the play's output nor on a command line.
-The fixture restores the original secret at the end."""
+The rotated secret stays on the host: test_stamps.py, the next module, needs an environment change
+for its interrupted run and deploys the configured environment over it, its last run the converge
+(no restoring run here, which the next module would undo at once)."""
 
 import os
 
@@ -28,11 +30,7 @@ def rotation():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    yield {"proc": proc, "secret": new_secret, "before": before}
-    restore = run_playbook("converge.yml")
-    assert restore.returncode == 0, "restoring the converged state failed:\n%s" % restore.stdout[-3000:]
-    for host in hosts.values():
-        wait_all_running(host)
+    return {"proc": proc, "secret": new_secret, "before": before}
 
 
 def test_rotation_play_succeeds(rotation):
