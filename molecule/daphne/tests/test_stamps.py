@@ -4,7 +4,7 @@ nothing left to change on disk, restarts exactly those, because each process car
 what it was started with.
 
 The interrupted run deploys the configured environment over another one: the rotated secret that
-test_secret_rotation.py, the module before, leaves on the host. The next run is then the plain
+test_rollback.py's last deploy, the module before, leaves on the host. The next run is then the plain
 converge, which also leaves the host converged for the later modules (a failed step is followed by
 a restoring converge). Run without that module, on a host that already has the configured secret,
 a first run sets the configured environment plus a marker for the interrupted run to take away."""
