@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 SCENARIO ?=
 
-.PHONY: help setup engine images lint unit build-check importer sanity molecule browser-check test demo demo-destroy browser-test bench clean
+.PHONY: help setup engine images lint unit build-check importer sanity molecule browser-check test demo demo-destroy browser-test bench bench-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -57,8 +57,11 @@ demo-destroy: ## remove the demo container
 browser-test: setup images ## the demo, proven in Debian's headless Chromium: two pages, one chat
 	@scripts/browser-test.sh
 
-bench: setup images ## capacity benchmark: the same load on every scripts/bench/configs/ file (~20 min; docs/benchmark.md)
+bench: setup images ## benchmark comparison: the same load on every scripts/bench/configs/ file without a load of its own (~70 min; docs/benchmark.md)
 	@scripts/bench.sh $(BENCH_ARGS)
+
+bench-capacity: setup images ## the marks' run: 40,000 WebSockets, a broadcast to 10,000 (scripts/bench/configs/capacity.yml, ~20 min)
+	@scripts/bench.sh --only capacity $(BENCH_ARGS)
 
 clean: ## remove build output (keeps .venv and the images)
 	rm -rf build .cache/logs tests/output

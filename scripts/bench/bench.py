@@ -76,10 +76,11 @@ def load_configs(directory=CONFIG_DIR):
         name = entry[:-4]
         with open(os.path.join(directory, entry), encoding="utf-8") as handle:
             config = yaml.safe_load(handle) or {}
-        unknown = set(config) - {"description", "judged", "vars", "setup", "logs", "direct_url"}
+        unknown = set(config) - {"description", "judged", "vars", "setup", "logs", "direct_url", "load"}
         if unknown or ("vars" in config) == ("setup" in config) or "description" not in config:
-            raise ValueError("%s: a description and exactly one of vars or setup (and judged, logs) are "
-                             "expected; unknown keys: %s" % (entry, sorted(unknown)))
+            raise ValueError("%s: a description and exactly one of vars or setup (and judged, logs, direct_url, "
+                             "load) are expected; unknown keys: %s" % (entry, sorted(unknown)))
+        config["load"] = config.get("load") or {}
         config["judged"] = bool(config.get("judged", False))
         config["logs"] = dict(DEFAULT_LOGS, **config.get("logs", {}))
         config["direct_url"] = config.get("direct_url", DIRECT_URL)
@@ -390,10 +391,13 @@ def settle(name, cap):
     return {"settle_s": round(time.monotonic() - started, 1), "settled": False}
 
 
-def broadcast_phase(name, opts):
-    proc = dexec(name, "python3", IN_CONTAINER + "/wsload.py", "broadcast", "ws://127.0.0.1/ws/chat/bench/",
-                 *WS_OPTS, "--subscribers", str(opts.subscribers), "--messages", str(opts.messages),
-                 "--rate", str(opts.message_rate), "--connect-batch", str(opts.connect_batch), check=False)
+def broadcast_phase(name, opts, room="bench", subscribers=None, messages=None, rate=None, processes=1):
+    """wsload broadcast in the chat room ``room``: the standard one (--subscribers, --messages,
+    --message-rate) unless told otherwise (the large room's)."""
+    proc = dexec(name, "python3", IN_CONTAINER + "/wsload.py", "broadcast", "ws://127.0.0.1/ws/chat/%s/" % room,
+                 *WS_OPTS, "--subscribers", str(subscribers or opts.subscribers),
+                 "--messages", str(messages or opts.messages), "--rate", str(rate or opts.message_rate),
+                 "--connect-batch", str(opts.connect_batch), "--processes", str(processes), check=False)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     pids = set(probe(name)["daphne"])  # JSON object keys: pids as strings, like subscribers_per_pid's
     per_pid = result.get("subscribers_per_pid", {})
@@ -460,6 +464,14 @@ def bench_config(config, settings, opts):
         log("%s: broadcast to %d subscribers" % (config, opts.subscribers))
         result["broadcast"] = dict(broadcast_phase(name, opts), **settled)
         log("%s: %s" % (config, result["broadcast"]))
+        if opts.big_subscribers:
+            settled = settle(name, opts.settle_max)
+            log("%s: broadcast to %d subscribers read by %d processes" % (
+                config, opts.big_subscribers, opts.big_processes))
+            result["broadcast_big"] = dict(broadcast_phase(
+                name, opts, "bench-large", opts.big_subscribers, opts.big_messages, opts.big_message_rate,
+                opts.big_processes), **settled)
+            log("%s: %s" % (config, result["broadcast_big"]))
         result["logs"] = log_counts(name, config, settings["logs"])
         log("%s: log lines %s" % (config, result["logs"]))
         return result
@@ -486,10 +498,35 @@ def parse_args(argv, configs):
     parser.add_argument("--messages", type=int, default=200, help="broadcast messages")
     parser.add_argument("--message-rate", type=float, default=2.0, help="broadcast messages sent per second")
     parser.add_argument("--connect-batch", type=int, default=50, help="broadcast subscribers connecting concurrently")
+    parser.add_argument("--big-subscribers", type=int, default=0,
+                        help="after the broadcast, a second one to this many subscribers (0: none)")
+    parser.add_argument("--big-messages", type=int, default=100, help="the second broadcast's messages")
+    parser.add_argument("--big-message-rate", type=float, default=1.0, help="the second broadcast's messages a second")
+    parser.add_argument("--big-processes", type=int, default=4,
+                        help="load processes reading the second broadcast's subscribers")
     parser.add_argument("--settle-max", type=float, default=120.0,
                         help="seconds at most to wait, after the hold, for idle Daphne processes")
     parser.add_argument("--keep", action="store_true", help="keep the containers (debugging)")
     return parser.parse_args(argv)
+
+
+def apply_load(opts, chosen, configs, argv):
+    """The run's options with the ``load`` of its configuration (one run, one load): a configuration
+    with a load of its own runs alone, and only when named (--only); an option given on the
+    command line wins over its load."""
+    loads = [configs[name]["load"] for name in chosen if configs[name]["load"]]
+    if not loads:
+        return opts
+    if len(chosen) > 1:
+        raise SystemExit("bench: %s carry a load of their own and run alone (--only NAME)"
+                         % ", ".join(name for name in chosen if configs[name]["load"]))
+    given = {arg[2:].split("=", 1)[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+    for key, value in loads[0].items():
+        if not hasattr(opts, key) or key in ("only", "keep"):
+            raise SystemExit("bench: %s: load: %s is not an option of bench.py" % (chosen[0], key))
+        if key not in given:
+            setattr(opts, key, type(getattr(opts, key))(value))
+    return opts
 
 
 def main(argv=None):
@@ -497,10 +534,12 @@ def main(argv=None):
     import report  # noqa: E402  (next to this file)
 
     configs = load_configs()
-    opts = parse_args(sys.argv[1:] if argv is None else argv, configs)
+    argv = sys.argv[1:] if argv is None else argv
+    opts = parse_args(argv, configs)
+    chosen = sorted(set(opts.only)) if opts.only else sorted(name for name in configs if not configs[name]["load"])
+    opts = apply_load(opts, chosen, configs, argv)
     os.makedirs(OUT, exist_ok=True)
     started = time.monotonic()
-    chosen = sorted(set(opts.only)) if opts.only else sorted(configs)
     results = {"machine": machine(), "settings": {k: v for k, v in vars(opts).items() if k not in ("keep",)},
                "configurations": {name: {k: v for k, v in configs[name].items() if k != "setup"}
                                   for name in chosen},

@@ -1,15 +1,19 @@
 #!/usr/bin/env python
 """probe: one JSON snapshot of the bench container's servers (standard library only).
 
-  probe.py [--port 8000] [--program asgi]
+  probe.py [--program asgi]
 
 Prints {"t", "nginx": {pid: rss_kib}, "daphne": {pid: rss_kib}, "rss_kib": total of both,
-"daphne_established": {pid: established TCP connections on the app port}, "daphne_cpu_ticks":
+"daphne_established": {pid: established TCP connections on the app ports}, "daphne_ports": {pid: the
+ports it listens on}, "daphne_cpu_ticks":
 {pid: CPU time used so far, user + system, in clock ticks}, "clk_tck": ticks a second,
 "nginx_workers": {pid: established TCP connections}}. Daphne processes are the ones supervisord started for the
 program (SUPERVISOR_GROUP_NAME is the program name) or, under systemd, the main processes of its
 instances (cgroup ".../<program>@N.service"); counts come from /proc (each pid's
-socket inodes matched against /proc/net/tcp{,6} entries in state ESTABLISHED).
+socket inodes matched against /proc/net/tcp{,6} entries in state ESTABLISHED). A process's app
+ports are the ports of its own listening sockets: the shared socket every process inherits
+(daphne_binding shared: 8000 for all) or its own port (daphne_binding port: 8000, 8001, ...), so
+its Redis connections and the like are never counted.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import sys
 import time
 
 ESTABLISHED = "01"
+LISTEN = "0A"
 
 
 def _read(path):
@@ -106,16 +111,22 @@ def _socket_inodes(pid):
     return set(b"".join(chunks).decode().split())
 
 
-def _established(local_port=None):
-    """Inodes of ESTABLISHED TCP sockets (with that local port when given)."""
-    inodes = set()
+def _tcp_sockets():
+    """{inode: (state, local port)} of every TCP socket of /proc/net/tcp{,6}."""
+    sockets = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in _read(table).decode().splitlines()[1:]:
             fields = line.split()
-            port = int(fields[1].rsplit(":", 1)[1], 16)
-            if fields[3] == ESTABLISHED and (local_port is None or port == local_port):
-                inodes.add(fields[9])
-    return inodes
+            sockets[fields[9]] = (fields[3], int(fields[1].rsplit(":", 1)[1], 16))
+    return sockets
+
+
+def app_connections(inodes, sockets):
+    """(established connections on the ports this process listens on, those ports) of a process
+    with the socket ``inodes``, given ``sockets`` ({inode: (state, local port)})."""
+    mine = [sockets[inode] for inode in inodes if inode in sockets]
+    ports = sorted({port for state, port in mine if state == LISTEN})
+    return sum(1 for state, port in mine if state == ESTABLISHED and port in ports), ports
 
 
 def _systemd_instance(pid, program):
@@ -134,15 +145,18 @@ def snapshot(opts):
         elif comm.startswith("python") or comm == "daphne":
             if _env(pid).get("SUPERVISOR_GROUP_NAME") == opts.program or _systemd_instance(pid, opts.program):
                 daphne.append(pid)
-    on_port, every = _established(opts.port), _established()
+    sockets = _tcp_sockets()
+    app = {pid: app_connections(_socket_inodes(pid), sockets) for pid in daphne}
     result = {
         "t": round(time.time(), 3),
         "nginx": {pid: _rss_kib(pid) for pid in nginx},
         "daphne": {pid: _rss_kib(pid) for pid in daphne},
-        "daphne_established": {pid: len(_socket_inodes(pid) & on_port) for pid in daphne},
+        "daphne_established": {pid: app[pid][0] for pid in daphne},
+        "daphne_ports": {pid: app[pid][1] for pid in daphne},
         "daphne_cpu_ticks": {pid: _cpu_ticks(pid) for pid in daphne},
         "clk_tck": os.sysconf("SC_CLK_TCK"),
-        "nginx_workers": {pid: len(_socket_inodes(pid) & every) for pid in nginx},
+        "nginx_workers": {pid: sum(1 for inode in _socket_inodes(pid) if sockets.get(inode, ("",))[0] == ESTABLISHED)
+                          for pid in nginx},
     }
     result["rss_kib"] = sum(result["nginx"].values()) + sum(result["daphne"].values())
     return result
@@ -150,7 +164,6 @@ def snapshot(opts):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--program", default="asgi")
     print(json.dumps(snapshot(parser.parse_args(argv)), sort_keys=True))
     return 0

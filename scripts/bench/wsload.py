@@ -10,9 +10,13 @@ called on a small adapter whose ``sock.sendall`` writes to an asyncio transport.
       (or S seconds after the last handshake ended: settled_s in the result says when)
       ping every connection still open (a drop is any that closed or does not answer). One JSON
       line per second ({"kind": "tick", "open": ...}), then one {"kind": "result"} line.
-  wsload broadcast URL --subscribers N --messages M --rate R [--connect-batch B]
+  wsload broadcast URL --subscribers N --messages M --rate R [--connect-batch B] [--processes P]
       N subscribers join the URL's chat room, B at a time concurrently; one more connection sends
-      M messages at R per second; every subscriber must get every message. One {"kind": "result"}
+      M messages at R per second; every subscriber must get every message. With P > 1 the
+      subscribers are spread over P child processes (forked before any event loop), each from its
+      own source address (127.0.0.2, .3, ...), so that reading 10,000 sockets is not one
+      process's work; arrivals are CLOCK_MONOTONIC times, one clock for every process of the
+      machine, and the children hand theirs to the parent, which sends. One {"kind": "result"}
       line; its figures (``broadcast_figures``), times in ms:
         delivery_ms {p50, p99, max}  per delivery: arrival at a subscriber minus the send time;
         message_ms {p50, p99, max}   per message: the time until its LAST subscriber had it, over the
@@ -35,6 +39,7 @@ import asyncio
 import base64
 import json
 import math
+import multiprocessing
 import os
 import resource
 import socket
@@ -320,33 +325,135 @@ async def _hello(conn, timeout):
     return await asyncio.wait_for(first_text(), timeout)
 
 
-async def _join(opts):
+async def _join(opts, source=None):
     """One connection to the chat room, once its hello came: (connection, pid of its Daphne process)."""
-    conn = await asyncio.wait_for(connect(opts.url, opts), opts.timeout)
+    conn = await asyncio.wait_for(connect(opts.url, opts, source), opts.timeout)
     return conn, str((await _hello(conn, opts.timeout)).get("pid"))
 
 
-async def _join_all(opts):
-    """The subscribers, --connect-batch at a time opened concurrently (as real clients arrive, so
+async def _join_all(opts, count, rate, batch, source=None):
+    """``count`` subscribers, ``batch`` at a time opened concurrently (as real clients arrive, so
     the kernel hands them to every Daphne process, not to whichever accepts sequential connects
-    first), a batch started at most every batch/--connect-rate seconds: (connections, {pid: count})."""
+    first), a batch started at most every batch/``rate`` seconds: (connections, {pid: count})."""
     subs, pids = [], {}
     started = time.monotonic()
-    for first in range(0, opts.subscribers, opts.connect_batch):
-        await asyncio.sleep(max(0.0, started + first / opts.connect_rate - time.monotonic()))
-        size = min(opts.connect_batch, opts.subscribers - first)
-        for conn, pid in await asyncio.gather(*(_join(opts) for _i in range(size))):
+    for first in range(0, count, batch):
+        await asyncio.sleep(max(0.0, started + first / rate - time.monotonic()))
+        size = min(batch, count - first)
+        for conn, pid in await asyncio.gather(*(_join(opts, source) for _i in range(size))):
             subs.append(conn)
             pids[pid] = pids.get(pid, 0) + 1
     return subs, pids
 
 
-async def broadcast(opts):
-    subs, pids = await _join_all(opts)
+async def _until_delivered(received, arrived, expected, deadline):
+    """Wait until ``received`` (per subscriber {seq: arrival}) holds ``expected`` deliveries, or
+    until the monotonic ``deadline``."""
+    while sum(len(got) for got in received) < expected and time.monotonic() < deadline:
+        arrived.clear()
+        try:
+            await asyncio.wait_for(arrived.wait(), max(0.01, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
+
+
+class Local:
+    """Subscribers read by this process (--processes 1)."""
+
+    def __init__(self, opts):
+        self.opts = opts
+
+    async def join(self):
+        opts = self.opts
+        self.subs, pids = await _join_all(opts, opts.subscribers, opts.connect_rate, opts.connect_batch)
+        self.received = [{} for _sub in self.subs]
+        self.arrived = asyncio.Event()
+        self.readers = [asyncio.create_task(_subscriber(conn, got, self.arrived))
+                        for conn, got in zip(self.subs, self.received)]
+        return pids
+
+    async def collect(self, deadline):
+        await _until_delivered(self.received, self.arrived, self.opts.subscribers * self.opts.messages, deadline)
+        for task in self.readers:
+            task.cancel()
+        for conn in self.subs:
+            conn.close()
+        return self.received
+
+
+def _shares(total, parts):
+    """``total`` split into ``parts`` counts differing by at most one."""
+    return [total // parts + (index < total % parts) for index in range(parts)]
+
+
+def _child(pipe, opts, index, count):
+    """A subscriber process: join ``count`` subscribers from 127.0.0.<index + 2>, say so, read
+    until the parent's deadline (or every message arrived), hand the arrivals over."""
+    async def work():
+        loop = asyncio.get_running_loop()
+        subs, pids = await _join_all(opts, count, opts.connect_rate / opts.processes,
+                                     max(1, opts.connect_batch // opts.processes), "127.0.0.%d" % (index + 2))
+        received = [{} for _sub in subs]
+        arrived = asyncio.Event()
+        readers = [asyncio.create_task(_subscriber(conn, got, arrived)) for conn, got in zip(subs, received)]
+        pipe.send(("joined", pids))
+        deadline = await loop.run_in_executor(None, pipe.recv)  # reading goes on meanwhile
+        await _until_delivered(received, arrived, count * opts.messages, deadline)
+        for task in readers:
+            task.cancel()
+        for conn in subs:
+            conn.close()
+        pipe.send(("received", received))
+
+    try:
+        asyncio.run(work())
+    except (OSError, RuntimeError, ValueError, asyncio.TimeoutError, wsclient.Closed) as exc:
+        pipe.send(("error", _reason(exc)))
+
+
+class Spread:
+    """Subscribers read by --processes child processes, forked before any event loop runs."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        context = multiprocessing.get_context("fork")
+        self.pipes, self.procs = [], []
+        for index, count in enumerate(_shares(opts.subscribers, opts.processes)):
+            parent, child = context.Pipe()
+            proc = context.Process(target=_child, args=(child, opts, index, count), daemon=True)
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+
+    async def _each(self, kind):
+        """Every child's next message, which must be of ``kind``: their payloads."""
+        loop = asyncio.get_running_loop()
+        said = await asyncio.gather(*(loop.run_in_executor(None, pipe.recv) for pipe in self.pipes))
+        for got, payload in said:
+            if got != kind:
+                raise RuntimeError("subscriber process: %s" % payload)
+        return [payload for _got, payload in said]
+
+    async def join(self):
+        pids = {}
+        for part in await self._each("joined"):
+            for pid, count in part.items():
+                pids[pid] = pids.get(pid, 0) + count
+        return pids
+
+    async def collect(self, deadline):
+        for pipe in self.pipes:
+            pipe.send(deadline)
+        received = [got for part in await self._each("received") for got in part]
+        for proc in self.procs:
+            proc.join(5)
+        return received
+
+
+async def broadcast(opts, readers=None):
+    readers = readers or Local(opts)
+    pids = await readers.join()
     sender, _pid = await _join(opts)
-    received = [{} for _sub in subs]
-    arrived = asyncio.Event()
-    readers = [asyncio.create_task(_subscriber(conn, got, arrived)) for conn, got in zip(subs, received)]
     drain = asyncio.create_task(_subscriber(sender, {}, asyncio.Event()))
     await asyncio.sleep(1.0)  # every group_add has long been done (each waited for its hello)
     sent_at = {}
@@ -355,21 +462,12 @@ async def broadcast(opts):
         await asyncio.sleep(max(0.0, first + seq / opts.rate - time.monotonic()))
         sent_at[seq] = time.monotonic()
         sender.send(wsclient.OP_TEXT, ("bench:%d" % seq).encode())
-    expected = opts.subscribers * opts.messages
-    deadline = time.monotonic() + opts.timeout
-    while sum(len(got) for got in received) < expected and time.monotonic() < deadline:
-        arrived.clear()
-        try:
-            await asyncio.wait_for(arrived.wait(), max(0.01, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            break
-    for task in readers + [drain]:
-        task.cancel()
-    for conn in subs + [sender]:
-        conn.close()
+    received = await readers.collect(time.monotonic() + opts.timeout)
+    drain.cancel()
+    sender.close()
     return {
         "kind": "result", "subscribers": opts.subscribers, "messages": opts.messages, "rate": opts.rate,
-        "connect_batch": opts.connect_batch, "subscribers_per_pid": pids,
+        "connect_batch": opts.connect_batch, "processes": opts.processes, "subscribers_per_pid": pids,
         **broadcast_figures(sent_at, received, opts.subscribers),
     }
 
@@ -449,6 +547,8 @@ def parse_args(argv):
     cast.add_argument("--connect-batch", type=int, default=50, help="subscribers connecting concurrently")
     cast.add_argument("--messages", type=int, default=200)
     cast.add_argument("--rate", type=float, default=2.0, help="messages sent per second")
+    cast.add_argument("--processes", type=int, default=1,
+                      help="processes reading the subscribers (each from its own source address)")
     return parser.parse_args(argv)
 
 
@@ -456,9 +556,11 @@ def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    command = hold if opts.command == "hold" else broadcast
     try:
-        result = asyncio.run(command(opts))
+        if opts.command == "hold":
+            result = asyncio.run(hold(opts))
+        else:  # the subscriber processes are forked before this process runs an event loop
+            result = asyncio.run(broadcast(opts, Spread(opts) if opts.processes > 1 else None))
     except (OSError, RuntimeError, ValueError, asyncio.TimeoutError, wsclient.Closed) as exc:
         result = {"kind": "result", "error": _reason(exc)}
     result["nofile"] = [soft, hard]

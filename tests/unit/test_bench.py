@@ -121,7 +121,7 @@ def test_not_idle_when_a_process_is_new(bench):
 # --- verdicts --------------------------------------------------------------------------------------
 
 TUNED = {
-    "hold": {"held": 20000, "failed_handshakes": 0, "dropped": 0, "handshake_ms_p99_max": 900.0,
+    "hold": {"held": 40000, "failed_handshakes": 0, "dropped": 0, "handshake_ms_p99_max": 900.0,
              "kib_per_connection": 60.5, "kib_added_per_connection": 55.0, "spread": 1.04},
     "http": {"nginx": {"requests_per_s": 690.0, "p50_ms": 44.0, "p99_ms": 80.0, "errors": 0},
              "direct": {"requests_per_s": 700.0, "p50_ms": 40.0, "p99_ms": 70.0, "errors": 0},
@@ -129,9 +129,15 @@ TUNED = {
     "broadcast": {"deliveries_per_s": 1045.9, "delivery_ms": {"p50": 70.0, "p99": 110.0, "max": 130.0},
                   "message_ms": {"p50": 85.0, "p99": 120.0, "max": 130.0}, "lost": 0, "messages_incomplete": 0,
                   "every_process_subscribed": True, "spread": 1.1, "settle_s": 12.0, "settled": True},
+    "broadcast_big": {"subscribers": 10000, "deliveries_per_s": 10050.0,
+                      "delivery_ms": {"p50": 150.0, "p99": 390.0, "max": 420.0},
+                      "message_ms": {"p50": 300.0, "p99": 410.0, "max": 420.0}, "lost": 0,
+                      "every_process_subscribed": True},
     "deploy": {"run1": {"seconds": 62.6, "changed": 90}, "run2": {"seconds": 16.6, "changed": 0}},
     "logs": {"daphne": {}, "nginx": {}},
 }
+SETTINGS = {"connections": 20000, "rate": 200.0, "processes": 5, "hold": 60.0, "wrk_rounds": 9, "wrk_seconds": 5,
+            "wrk_threads": 2, "wrk_connections": 32, "subscribers": 1000, "messages": 200, "message_rate": 2.0}
 JUDGED = {"tuned": {"judged": True, "description": "the roles"}, "guide": {"judged": False, "description": "by hand"}}
 
 
@@ -169,7 +175,7 @@ def test_every_target_met_is_said_so(report):
     ({"http__ratio": 0.84}, "ratio nginx / direct"),
     ({"http__nginx__errors": 3}, "failed requests via nginx"),
     ({"broadcast__delivery_ms__p99": 251.0}, "per delivery: latency p99"),
-    ({"broadcast__message_ms__p99": 501.0}, "per message, until the last subscriber has it: p99"),
+    ({"broadcast__message_ms__p99": 251.0}, "per message, until the last subscriber has it: p99"),
     ({"broadcast__lost": 1}, "deliveries lost"),
     ({"broadcast__messages_incomplete": 1}, "messages some subscriber never got"),
     ({"broadcast__every_process_subscribed": False}, "every Daphne process has subscribers"),
@@ -187,6 +193,11 @@ def test_below_a_floor_fails_naming_the_figure(report, change, figure):
     ({"broadcast__delivery_ms__p99": 200.0}, "per delivery: latency p99"),
     ({"broadcast__message_ms__max": 900.0}, "per message, until the last subscriber has it: max"),
     ({"deploy__run2__seconds": 25.0}, "Deploy: second, no-change run"),
+    ({"hold__held": 39999}, "WebSockets held 60 s"),
+    ({"hold__kib_added_per_connection": 64.1}, "memory the connections added"),
+    ({"broadcast_big__subscribers": 9999}, "Large broadcast: subscribers"),
+    ({"broadcast_big__message_ms__p99": 500.1}, "per message, until the last subscriber has it: p99"),
+    ({"broadcast_big__lost": 1}, "deliveries lost"),
 ])
 def test_above_the_floor_a_missed_target_is_reported_not_failed(report, change, figure):
     _rows, below, missed = _evaluate(report, **change)
@@ -201,11 +212,30 @@ def test_a_missing_section_is_below_its_floors(report):
     assert "tuned: per delivery: latency p99 (ms): n/a (floor <= 250, target <= 150)" in below, below
 
 
+def test_a_run_without_the_large_broadcast_shows_it_not_run_without_verdict(report):
+    tuned = copy.deepcopy(TUNED)
+    del tuned["broadcast_big"]
+    rows, below, missed = report.evaluate(_results(tuned=tuned))
+    assert (below, missed) == ([], [])
+    big = rows[[row[0] for row in rows].index("Large broadcast: subscribers (read by several load processes)")]
+    assert big[1:] == ["not run", "", ">= 10,000", ""]
+
+
+def test_a_large_broadcast_that_failed_misses_its_targets(report):
+    tuned = copy.deepcopy(TUNED)
+    tuned["broadcast_big"] = {"error": "RuntimeError: subscriber process: TimeoutError"}
+    _rows, below, missed = report.evaluate(_results(tuned=tuned))
+    assert below == []
+    assert [item.split(":")[1].strip() for item in missed] == [
+        "Large broadcast", "per message, until the last subscriber has it", "deliveries lost",
+        "every Daphne process has subscribers"], missed
+
+
 def test_an_unjudged_configuration_is_shown_without_verdict(report):
     guide = _changed(hold__held=764)
     rows, below, missed = report.evaluate(_results(tuned=TUNED, guide=guide))
     held = next(row for row in rows if row[0] == "WebSockets held 60 s through nginx")
-    assert held[1:] == ["20,000", "764", ">= 20,000", ">= 20,000", "met"]
+    assert held[1:] == ["40,000", "764", ">= 20,000", ">= 40,000", "met"]
     assert (below, missed) == ([], [])
 
 
@@ -335,6 +365,43 @@ def test_the_docs_quote_at_least_one_results_file():
     assert list(_blocks()), "README.md or docs/*.md must hold a <!-- bench-results: FILE --> block"
 
 
+def _compare_blocks():
+    for path in [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md")):
+        for match in _load("report").COMPARE.finditer(path.read_text()):
+            yield pytest.param(path, match, id="%s:compare" % path.name)
+
+
+def test_the_docs_compare_the_configurations():
+    assert list(_compare_blocks()), "docs/benchmark.md must hold a <!-- bench-compare: FILE... --> block"
+
+
+@pytest.mark.parametrize("path,match", list(_compare_blocks()))
+def test_a_comparison_in_the_docs_is_its_files(report, path, match):
+    """Each comparison is what its committed results files give, and names only published ones."""
+    files = match.group("files").split()
+    for name in files:
+        assert name.startswith("docs/bench-results/") and (REPO / name).is_file(), name
+    runs = [(name, json.loads((REPO / name).read_text())) for name in files]
+    assert match.group("body") == report.compare_block(runs, str(path.parent.relative_to(REPO))), (
+        "%s: the comparison differs from its files: run python scripts/bench/report.py readme" % path)
+
+
+def test_a_comparison_has_a_column_per_configuration_of_each_file(report):
+    guide = copy.deepcopy(TUNED)
+    guide["hold"]["held"] = 764
+    runs = [("docs/bench-results/a.json", {"machine": {"git_head": "abc1234", "date": "2026-12-07 10:00 UTC"},
+                                           "settings": SETTINGS, "configurations": JUDGED,
+                                           "configs": {"guide": guide, "tuned": TUNED}}),
+            ("docs/bench-results/b.json", {"machine": {"git_head": "def5678", "date": "2026-12-07 11:00 UTC"},
+                                           "settings": SETTINGS, "configurations": JUDGED,
+                                           "configs": {"tuned": _changed(hold__held=39000)}})]
+    body = report.compare_block(runs, "docs")
+    assert "| Figure | guide | tuned | tuned | floor | target |" in body
+    assert "| WebSockets held 60 s through nginx | 764 | 40,000 | 39,000 | >= 20,000 | >= 40,000 |" in body
+    assert "[b.json](bench-results/b.json), git def5678" in body
+    assert body.count("Load: 20,000 WebSockets") == 1  # one load, said once
+
+
 @pytest.mark.parametrize("path,match", list(_blocks()))
 def test_a_results_table_in_the_docs_is_its_files(report, path, match):
     """Each published table is what its committed results file gives (python scripts/bench/report.py readme)."""
@@ -375,3 +442,54 @@ def test_the_http_phase_compares_nginx_with_the_configurations_direct_url(bench,
     bench.http_phase("c", opts, bench.load_configs()["split"]["direct_url"])
     assert sorted(set(calls)) == ["http://127.0.0.1/health/", "http://127.0.0.1:8100/health/"]
     assert bench.load_configs()["tuned"]["direct_url"] == "http://127.0.0.1:8000/health/"
+
+
+# --- the probe's app ports, a configuration's own load --------------------------------------------
+
+
+@pytest.mark.parametrize("owned,expected", [
+    # the shared socket (8000, inherited by every process): its accepted connections, not Redis'
+    ({"l8000": ("0A", 8000), "a": ("01", 8000), "b": ("01", 8000), "redis": ("01", 41000)}, (2, [8000])),
+    # a port per process: this one listens on 8001
+    ({"l8001": ("0A", 8001), "a": ("01", 8001), "other": ("01", 8000)}, (1, [8001])),
+    # no listening socket: nothing counted
+    ({"a": ("01", 8000)}, (0, [])),
+])
+def test_the_probe_counts_connections_on_the_ports_a_process_listens_on(owned, expected):
+    probe = _load("probe")
+    sockets = dict(owned, stranger=("01", 8000))  # another process's connection to 8000
+    assert probe.app_connections(set(owned), sockets) == expected
+
+
+def _configs_with_capacity(bench):
+    configs = bench.load_configs()
+    assert configs["capacity"]["load"], "capacity.yml carries its own load"
+    return configs
+
+
+def test_a_configuration_with_a_load_runs_with_it(bench):
+    configs = _configs_with_capacity(bench)
+    opts = bench.apply_load(bench.parse_args(["--only", "capacity"], configs), ["capacity"], configs,
+                            ["--only", "capacity"])
+    assert (opts.connections, opts.processes, opts.big_subscribers) == (40000, 10, 10000)
+
+
+def test_the_command_line_wins_over_a_configurations_load(bench):
+    configs = _configs_with_capacity(bench)
+    argv = ["--only", "capacity", "--connections", "4000"]
+    opts = bench.apply_load(bench.parse_args(argv, configs), ["capacity"], configs, argv)
+    assert (opts.connections, opts.big_subscribers) == (4000, 10000)
+
+
+def test_a_configuration_with_a_load_runs_alone(bench):
+    configs = _configs_with_capacity(bench)
+    argv = ["--only", "capacity", "--only", "tuned"]
+    with pytest.raises(SystemExit):
+        bench.apply_load(bench.parse_args(argv, configs), ["capacity", "tuned"], configs, argv)
+
+
+def test_the_comparison_runs_every_configuration_without_a_load_of_its_own(bench):
+    configs = bench.load_configs()
+    comparison = [name for name in configs if not configs[name]["load"]]
+    assert "capacity" not in comparison
+    assert {"tuned", "pubsub", "uvicorn", "systemd", "split", "port", "guide"} <= set(comparison)

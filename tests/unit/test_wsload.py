@@ -14,6 +14,7 @@ import pathlib
 import ssl
 import struct
 import sys
+import threading
 import time
 
 import pytest
@@ -213,6 +214,32 @@ def run_broadcast(room, subscribers=3, messages=20):
     return asyncio.run(main())
 
 
+def run_spread_broadcast(room, subscribers=6, messages=20, processes=3):
+    """wsload broadcast with --processes: the subscriber processes are forked before this test's
+    event loop runs, as wsload's main() does, so the stub serves from a thread of its own."""
+    loop = asyncio.new_event_loop()
+    ready, box = threading.Event(), {}
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        box["server"] = StubServer(room)
+        box["url"] = loop.run_until_complete(box["server"].__aenter__())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        opts = wsload.parse_args(["broadcast", box["url"], "--subscribers", str(subscribers), "--messages",
+                                  str(messages), "--rate", "100", "--connect-batch", "3", "--connect-rate", "1000",
+                                  "--timeout", str(TIMEOUT), "--processes", str(processes)])
+        return asyncio.run(wsload.broadcast(opts, wsload.Spread(opts)))
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
 SLOW_SEQ, SLOW_S = 7, 0.3
 
 
@@ -303,7 +330,7 @@ def test_broadcast_against_a_healthy_room_loses_nothing(healthy_broadcast):
 
 def test_broadcast_result_has_the_keys_the_harness_reads(healthy_broadcast):
     assert set(healthy_broadcast) == {
-        "kind", "subscribers", "messages", "rate", "connect_batch", "subscribers_per_pid", "expected",
+        "kind", "subscribers", "messages", "rate", "connect_batch", "processes", "subscribers_per_pid", "expected",
         "delivered", "lost", "deliveries_per_s", "delivery_ms", "message_ms", "messages_incomplete",
         "message_ms_by_seq"}
 
@@ -331,6 +358,26 @@ def test_a_message_one_subscriber_never_got_is_lost_and_incomplete():
     assert by_seq[5] is None
     assert all(value is not None for seq, value in enumerate(by_seq) if seq != 5)
     assert result["message_ms"]["max"] == max(value for value in by_seq if value is not None)
+
+
+def test_subscribers_spread_over_processes_get_every_message():
+    result = run_spread_broadcast(ChatRoom())
+    assert result["processes"] == 3
+    assert (result["expected"], result["delivered"], result["lost"]) == (120, 120, 0)
+    assert sum(result["subscribers_per_pid"].values()) == 6 and set(result["subscribers_per_pid"]) == set(ChatRoom.PIDS)
+
+
+def test_subscribers_spread_over_processes_time_arrivals_on_the_senders_clock():
+    """The children's arrival times and the parent's send times are one clock: a fan-out delayed
+    0.3 s shows as that message's latency, and the others stay far below it."""
+    result = run_spread_broadcast(ChatRoom(slow={SLOW_SEQ: SLOW_S}))
+    assert result["message_ms_by_seq"][SLOW_SEQ] >= SLOW_S * 1000
+    assert 0 <= result["message_ms"]["p50"] < SLOW_S * 1000 / 3
+
+
+def test_subscribers_shared_out_evenly():
+    assert wsload._shares(10, 4) == [3, 3, 2, 2]
+    assert wsload._shares(10000, 4) == [2500] * 4
 
 
 # --- figures ---------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Required: SECRET_KEY. Optional: DEBUG (default off), ALLOWED_HOSTS (comma list),
 CSRF_TRUSTED_ORIGINS (comma list), STATIC_ROOT, MEDIA_ROOT (uploads; asgi.channels.daphne exports
 both), DJANGO_DB_PATH (the sqlite file; its directory must be writable by the app user), CHANNELS_REDIS_URL (redis://[user:password@]host:port/db,
 rediss://..., or unix:///path/to/redis.sock[?db=0]; unset: in-memory channel layer, one process
-only), CHANNELS_GROUP_EXPIRY (seconds, Redis layer only), CHANNELS_REDIS_PREFIX. With several
+only), CHANNELS_LAYER (core, the default: channels_redis.core.RedisChannelLayer; pubsub:
+channels_redis.pubsub.RedisPubSubChannelLayer), CHANNELS_GROUP_EXPIRY (seconds, core layer only),
+CHANNELS_REDIS_PREFIX. With several
 Redis hosts (Sentinel): CHANNELS_REDIS_SENTINELS (address:port comma list),
 CHANNELS_REDIS_MASTER_NAME, CHANNELS_REDIS_SENTINEL_PASSWORD; CHANNELS_REDIS_URL then gives the
 account, database and options, its host being the master name.
@@ -139,14 +141,22 @@ if _redis_url:
             "sentinel_kwargs": {"password": os.environ.get("CHANNELS_REDIS_SENTINEL_PASSWORD") or None,
                                 "socket_timeout": 1, "socket_connect_timeout": 1},
         })
+    # The core layer queues one copy of a group message per Daphne process in Redis; the pub/sub
+    # layer publishes it once and each process hands it to its own members (no group expiry: a
+    # process's groups live as long as it does). docs/benchmark.md compares them.
+    _layers = {"core": "channels_redis.core.RedisChannelLayer",
+               "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer"}
+    _layer = os.environ.get("CHANNELS_LAYER") or "core"
+    if _layer not in _layers:
+        raise ImproperlyConfigured("CHANNELS_LAYER is %r: core or pubsub." % _layer)
     _layer_config = {"hosts": [_layer_host]}
-    if os.environ.get("CHANNELS_GROUP_EXPIRY"):
+    if os.environ.get("CHANNELS_GROUP_EXPIRY") and _layer == "core":
         _layer_config["group_expiry"] = int(os.environ["CHANNELS_GROUP_EXPIRY"])
     if os.environ.get("CHANNELS_REDIS_PREFIX"):
         _layer_config["prefix"] = os.environ["CHANNELS_REDIS_PREFIX"]
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": _layers[_layer],
             "CONFIG": _layer_config,
         }
     }

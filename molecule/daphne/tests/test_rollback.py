@@ -3,7 +3,14 @@ restart. A changed copy of the sample app is deployed first (the newer release; 
 one becomes the previous), then, in this order: a --check rollback, a rollback to previous under
 an HTTP loop, the same rollback again, a rollback to the newer release by its id, a rollback to an
 unknown id, and a deploy of the configured source with daphne_keep_releases 1 (which restores the
-converged release as current). One behaviour per test.
+converged release as current). That last deploy also rotates SECRET_KEY in daphne_environment and
+runs with -v and --diff: the processes restart with the new secret, which shows nowhere in the
+play's output nor on a command line. One behaviour per test.
+
+The rotated secret stays on the host: test_stamps.py, the next module, needs an environment change
+for its interrupted run and deploys the configured environment over it, its last run the converge.
+That a change of the environment alone restarts the processes (no release switched) is
+test_stamps.py's: its interrupted run restarts the first process for it, its next run the others.
 """
 
 import re
@@ -14,6 +21,7 @@ import pytest
 from conftest import changed_tasks, failure_message, parse_json_output, run_playbook
 from daphne_helpers import (
     APP_ROOT,
+    ENV_FILE,
     all_hosts,
     copy_app,
     current_release,
@@ -97,9 +105,10 @@ def releases(tmp_path_factory):
             assert result[name]["newer"] != older[name]
         yield result
     finally:
-        # The last step (pruned) deploys the converged release again; after a failed step (another
-        # release current, or processes started with other files) a deploy of the configured source
-        # restores it: the later modules expect the converged release.
+        # The last step (pruned) deploys the converged release again (with the rotated secret, which
+        # test_stamps.py deploys over); after a failed step (another release current, or processes
+        # started with other files) a deploy of the configured source restores it: the later
+        # modules expect the converged release.
         if not at_the_converged_release(older):
             restore = run_playbook("converge.yml")
             assert restore.returncode == 0, "restoring the converged release failed:\n%s" % restore.stdout[-3000:]
@@ -156,9 +165,16 @@ def unknown(to_named):
 
 @pytest.fixture(scope="module")
 def pruned(to_named, unknown):
-    """A deploy of the configured source (back to the older release) keeping 1 release."""
-    proc = run_playbook("converge.yml", extra_vars={"daphne_keep_releases": 1})
-    return {"proc": proc, "after": snapshots()}
+    """A deploy of the configured source (back to the older release) keeping 1 release, with a
+    rotated SECRET_KEY, -v and --diff."""
+    environment = dict(next(iter(all_hosts().values())).ansible.get_variables()["daphne_environment"])
+    secret = "rotated-" + environment["SECRET_KEY"][::-1]
+    environment["SECRET_KEY"] = secret
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ANSIBLE_VERBOSITY", "1")
+        env.setenv("ANSIBLE_DIFF_ALWAYS", "1")
+        proc = run_playbook("converge.yml", extra_vars={"daphne_keep_releases": 1, "daphne_environment": environment})
+    return {"proc": proc, "secret": secret, "after": snapshots()}
 
 
 # --- --check -----------------------------------------------------------------------------------
@@ -270,3 +286,28 @@ def test_prune_keeps_the_previous_release(host, releases, pruned):
     name = host.backend.get_hostname()
     kept = {release_name(releases[name][which]) for which in ("older", "newer")}
     assert pruned["after"][name]["releases"] == kept, pruned["after"][name]
+
+
+# --- a rotated secret, in the same deploy, under -v and --diff ------------------------------------
+
+def test_environment_file_task_ran_with_its_output_hidden(pruned):
+    assert "the output has been hidden due to the fact that" in pruned["proc"].stdout
+
+
+def test_rotated_secret_appears_nowhere_in_the_play_output(pruned):
+    assert pruned["secret"] not in pruned["proc"].stdout
+    assert pruned["secret"] not in pruned["proc"].stderr
+
+
+def test_processes_restarted_with_the_rotated_secret(host, to_named, pruned):
+    name = host.backend.get_hostname()
+    before, after = to_named["after"][name]["procs"], pruned["after"][name]["procs"]
+    assert all(after[p][1] != before[p][1] for p in before), (before, after)
+    assert host.run("grep -qxF -- %s %s", "SECRET_KEY=" + pruned["secret"], ENV_FILE).rc == 0
+    for process, (_state, pid) in after.items():
+        environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ", str(pid))
+        assert "SECRET_KEY=" + pruned["secret"] in environ.splitlines(), process
+
+
+def test_rotated_secret_is_on_no_command_line(host, pruned):
+    assert pruned["secret"] not in host.check_output("ps -eo user,pid,args")

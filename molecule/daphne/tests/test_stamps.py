@@ -1,14 +1,20 @@
 """Restarts converge: a rolling restart that fails half-way (the first restarted process does not
 pass its health check) leaves the other processes on the old environment; the next run, with
 nothing left to change on disk, restarts exactly those, because each process carries the stamp of
-what it was started with. The fixture restores the converged state at the end."""
+what it was started with.
+
+The interrupted run deploys the configured environment over another one: the rotated secret that
+test_rollback.py's last deploy, the module before, leaves on the host. The next run is then the plain
+converge, which also leaves the host converged for the later modules (a failed step is followed by
+a restoring converge). Run without that module, on a host that already has the configured secret,
+a first run sets the configured environment plus a marker for the interrupted run to take away."""
 
 import re
 
 import pytest
 
 from conftest import run_playbook
-from daphne_helpers import PROGRAM, all_hosts, processes, wait_all_running
+from daphne_helpers import ENV_FILE, PROGRAM, all_hosts, wait_all_running
 
 MARKER = "ASGI_TEST_STAMP_RUN"
 
@@ -17,22 +23,35 @@ def environ(host, pid):
     return host.check_output("tr '\\0' '\\n' < /proc/%s/environ", str(pid)).splitlines()
 
 
+def env_file_has(host, line):
+    return host.run("grep -qxF -- %s %s", line, ENV_FILE).rc == 0
+
+
+def env_file_differs(host, secret):
+    """The environment file holds another secret than the configured one, or the marker."""
+    return not env_file_has(host, "SECRET_KEY=" + secret) or env_file_has(host, MARKER + "=1")
+
+
 @pytest.fixture(scope="module")
 def interrupted(ansible_vars_all):
     hosts = all_hosts()
-    environment = dict(ansible_vars_all["daphne_environment"], **{MARKER: "1"})
-    before = {name: processes(h) for name, h in hosts.items()}
+    configured = ansible_vars_all["daphne_environment"]
+    if not all(env_file_differs(h, configured["SECRET_KEY"]) for h in hosts.values()):
+        setup = run_playbook("converge.yml", extra_vars={"daphne_environment": dict(configured, **{MARKER: "1"})})
+        assert setup.returncode == 0, "setting another environment first failed:\n%s" % setup.stdout[-3000:]
+    before = {name: wait_all_running(h) for name, h in hosts.items()}
     # The health path answers 404, and only 200 is accepted: the first process restarts, fails its
     # check, the play stops.
     failed = run_playbook("converge.yml", extra_vars={
-        "daphne_environment": environment, "daphne_health_path": "/no-such-page-here/", "daphne_health_status": [200],
-        "daphne_health_timeout": 3})
+        "daphne_health_path": "/no-such-page-here/", "daphne_health_status": [200], "daphne_health_timeout": 3})
     half = {name: wait_all_running(h) for name, h in hosts.items()}
-    completed = run_playbook("converge.yml", extra_vars={"daphne_environment": environment})
+    completed = run_playbook("converge.yml")
     after = {name: wait_all_running(h) for name, h in hosts.items()}
-    yield {"failed": failed, "completed": completed, "before": before, "half": half, "after": after}
-    restore = run_playbook("converge.yml")
-    assert restore.returncode == 0, "restoring the converged state failed:\n%s" % restore.stdout[-3000:]
+    yield {"failed": failed, "completed": completed, "before": before, "half": half, "after": after,
+           "secret": configured["SECRET_KEY"]}
+    if completed.returncode != 0:
+        restore = run_playbook("converge.yml")
+        assert restore.returncode == 0, "restoring the converged state failed:\n%s" % restore.stdout[-3000:]
     for host in hosts.values():
         wait_all_running(host)
 
@@ -79,10 +98,12 @@ def test_the_next_run_restarts_exactly_the_processes_left_stale(host, interrupte
     assert restarted == sorted(p for p in half if p != first(half)), (half, after)
 
 
-def test_every_process_now_runs_the_new_environment(host, interrupted):
+def test_every_process_now_runs_the_configured_environment(host, interrupted):
+    """The configured secret, not the rotated one (nor the marker of a first run)."""
     after = interrupted["after"][host.backend.get_hostname()]
     for process, (_state, pid) in after.items():
-        assert "%s=1" % MARKER in environ(host, pid), process
+        env = environ(host, pid)
+        assert "SECRET_KEY=" + interrupted["secret"] in env and "%s=1" % MARKER not in env, process
 
 
 def test_every_process_carries_the_stamp_of_the_files_on_disk(host, interrupted):
