@@ -452,8 +452,11 @@ def bench_config(config, settings, opts):
             result["deploy"]["run%d" % attempt] = converge(name, config, settings, attempt)
             log("%s: converge %d: %s" % (config, attempt, result["deploy"]["run%d" % attempt]))
         prepare_tools(name)
-        log("%s: HTTP (wrk) through nginx and straight to the app server" % config)
-        result["http"] = http_phase(name, opts, settings.get("direct_url", DIRECT_URL))
+        if opts.wrk_rounds:
+            log("%s: HTTP (wrk) through nginx and straight to the app server" % config)
+            result["http"] = http_phase(name, opts, settings.get("direct_url", DIRECT_URL))
+        else:
+            result["http"] = {"skipped": "--wrk-rounds 0"}
         log("%s: %s" % (config, dict(result["http"])))
         log("%s: %d WebSockets at %s/s over %d processes, held %ss" % (
             config, opts.connections, opts.rate, opts.processes, opts.hold))

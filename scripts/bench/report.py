@@ -25,7 +25,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def _http(path, key):
-    return lambda r: r["http"][path][key]
+    return _with_http(lambda r: r["http"][path][key])
+
+
+def _with_http(getter):
+    """An HTTP figure, NOT_RUN when the run had no HTTP rounds (--wrk-rounds 0: a configuration
+    without one direct path to compare nginx with, a port per process)."""
+    return lambda r: NOT_RUN if "skipped" in r["http"] else getter(r)
 
 
 class _NotRun:
@@ -68,16 +74,16 @@ FIGURES = [
      True),
     ("HTTP req/s through nginx (median round)", _http("nginx", "requests_per_s"), None, None, True),
     ("HTTP req/s straight to the app server (median round)", _http("direct", "requests_per_s"), None, None, True),
-    ("  ratio nginx / direct (median of the paired rounds' ratios)", lambda r: r["http"]["ratio"],
+    ("  ratio nginx / direct (median of the paired rounds' ratios)", _with_http(lambda r: r["http"]["ratio"]),
      (">=", 0.85), (">=", 0.95), True),
-    ("  lowest / highest round ratio", _pair(lambda r: r["http"]["ratio_min"], lambda r: r["http"]["ratio_max"]),
-     None, None, True),
+    ("  lowest / highest round ratio",
+     _with_http(_pair(lambda r: r["http"]["ratio_min"], lambda r: r["http"]["ratio_max"])), None, None, True),
     ("  failed requests via nginx (non-2xx, socket errors)", _http("nginx", "errors"), ("==", 0), ("==", 0), False),
     ("  failed requests direct (non-2xx, socket errors)", _http("direct", "errors"), ("==", 0), ("==", 0), False),
     ("  latency via nginx p50 / p99 (ms; p99 of the worst round)",
-     _pair(_http("nginx", "p50_ms"), _http("nginx", "p99_ms")), None, None, True),
+     _with_http(_pair(_http("nginx", "p50_ms"), _http("nginx", "p99_ms"))), None, None, True),
     ("  latency direct p50 / p99 (ms; p99 of the worst round)",
-     _pair(_http("direct", "p50_ms"), _http("direct", "p99_ms")), None, None, True),
+     _with_http(_pair(_http("direct", "p50_ms"), _http("direct", "p99_ms"))), None, None, True),
     ("Broadcast: what stopped it (none: every subscriber joined and the messages were sent)",
      lambda r: r["broadcast"].get("error", "none"), None, None, True),
     ("  deliveries/s", lambda r: r["broadcast"]["deliveries_per_s"], None, None, False),

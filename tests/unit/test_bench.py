@@ -221,6 +221,15 @@ def test_a_run_without_the_large_broadcast_shows_it_not_run_without_verdict(repo
     assert big[1:] == ["not run", "", ">= 10,000", ""]
 
 
+def test_a_run_without_http_rounds_shows_them_not_run_without_verdict(report):
+    tuned = copy.deepcopy(TUNED)
+    tuned["http"] = {"skipped": "--wrk-rounds 0"}
+    rows, below, missed = report.evaluate(_results(tuned=tuned))
+    assert (below, missed) == ([], [])
+    ratio = rows[[row[0].strip() for row in rows].index("ratio nginx / direct (median of the paired rounds' ratios)")]
+    assert ratio[1:] == ["not run", ">= 0.85", ">= 0.95", ""]
+
+
 def test_a_large_broadcast_that_failed_misses_its_targets(report):
     tuned = copy.deepcopy(TUNED)
     tuned["broadcast_big"] = {"error": "RuntimeError: subscriber process: TimeoutError"}
