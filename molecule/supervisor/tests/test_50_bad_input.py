@@ -2,10 +2,12 @@
 
 Each case runs on both hosts at once: through converge.yml (main entry point, the bad program in
 supervisor_programs) or through a one-task playbook using the `program` entry point as other roles
-do. The host must be unchanged: supervisord's PID, the programs' PIDs and the checksum of
-/etc/supervisor.
+do. Each run must report no change (its recap), and the hosts must be unchanged: supervisord's PID,
+the programs' PIDs and the checksums of /etc/supervisor and the unit's drop-ins, the same after the
+last run as before the first. The runs change nothing, so they run two at a time.
 """
 
+import concurrent.futures
 import re
 
 import pytest
@@ -48,25 +50,37 @@ STATE_CMD = (
 )
 
 
+def _run(case, directory):
+    entry, program, _words = CASES[case]
+    if entry == "main":
+        return run_playbook("converge.yml", extra_vars={"supervisor_programs": [program]})
+    return run_playbook(entry_point_playbook(directory / ("%s.yml" % case), program))
+
+
 @pytest.fixture(scope="module")
-def all_hosts(request):
-    return testinfra.get_hosts(
+def bad_runs(request, tmp_path_factory):
+    """The hosts' state, every bad run (two at a time), the hosts' state again."""
+    hosts = testinfra.get_hosts(
         ["all"], connection="ansible", ansible_inventory=request.config.option.ansible_inventory)
+    directory = tmp_path_factory.mktemp("bad-input")
+    before = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in hosts}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {case: pool.submit(_run, case, directory) for case in CASES}
+        runs = {case: future.result() for case, future in futures.items()}
+    after = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in hosts}
+    return {"before": before, "after": after, "runs": runs}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_before_any_change(case, all_hosts, tmp_path):
-    entry, program, words = CASES[case]
-    before = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in all_hosts}
-    if entry == "main":
-        proc = run_playbook("converge.yml", extra_vars={"supervisor_programs": [program]})
-    else:
-        proc = run_playbook(entry_point_playbook(tmp_path / "program_entry_point.yml", program))
-    after = {h.backend.get_hostname(): h.check_output(STATE_CMD) for h in all_hosts}
+def test_bad_input_fails_before_any_change(case, bad_runs):
+    proc = bad_runs["runs"][case]
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
     failure = failure_message(proc)
-    for word in words:
+    for word in CASES[case][2]:
         assert word in failure, "%r not in the failure:\n%s" % (word, failure[:3000])
     assert not re.search(r"changed=[1-9]", output), output[-3000:]
-    assert after == before
+
+
+def test_hosts_are_unchanged_by_the_bad_runs(bad_runs):
+    assert bad_runs["after"] == bad_runs["before"]

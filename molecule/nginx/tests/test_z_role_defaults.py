@@ -1,7 +1,8 @@
 """The nginx role with nothing set (role_defaults.yml): the guide's site in front of 127.0.0.1:8000
-(the stand-in backend), HTTP and WebSocket. Runs after test_nginx.py; converge.yml (with the
-"channels" site absent) puts the scenario's sites back, so the shared check-mode test and later
-runs see the converged hosts."""
+(the stand-in backend), HTTP and WebSocket. Runs last of the scenario's modules (after
+test_tls.py, whose last run leaves nginx-bookworm's sites with nginx_acme_challenge_proxy set);
+converge.yml (with the "channels" site absent) puts the scenario's sites back on both hosts, so the
+shared check-mode test sees the converged hosts."""
 
 import json
 import os
