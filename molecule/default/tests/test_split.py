@@ -4,11 +4,12 @@ send it. The site's own tests (test_site.py: page, health, WebSocket echo, a bro
 Daphne processes through Redis) and the restarts (test_zz_restarts.py) run there as on every host.
 Here: which server answers what (told by the process that answered, not only the status), a
 session cookie set by a WSGI view and read by a WebSocket consumer behind AuthMiddlewareStack, a
-redeploy under an HTTP loop and held WebSockets, then, on the converged host: the same under systemd
-(the other combination), all-ASGI again under systemd (under an HTTP loop: no request fails) and
-under supervisor, each leaving nothing of the split, the split back by path and by domain (under an
-HTTP loop), and by path alone. The two switches of process manager (to systemd with the split, back
-to supervisor all-ASGI) each leave nothing of the other manager.
+redeploy under an HTTP loop and held WebSockets that also splits by domain (the ASGI server's own
+name), then, on the converged host: the split by path under systemd (the other combination),
+all-ASGI again under systemd and under supervisor, each leaving nothing of the split, the split
+back by path under supervisor; the switches off and on under an HTTP loop (no request fails). The
+two switches of process manager (to systemd with the split, back to supervisor all-ASGI) each
+leave nothing of the other manager.
 """
 
 import json
@@ -122,7 +123,7 @@ def test_each_wsgi_process_answers_on_its_own_socket(host, num):
     assert result["ok_count"] == 1 and server_of(host, json_body(result)["pid"]) == "gunicorn", result
 
 
-# --- a redeploy under load ---------------------------------------------------------------------------
+# --- a redeploy under load, by path and by domain ---------------------------------------------------
 
 def converge(host, **extra_vars):
     return run_playbook("converge.yml", limit=host.backend.get_hostname(), extra_vars=extra_vars or None)
@@ -134,19 +135,30 @@ def all_pids(host):
     return pids
 
 
+# The sample's nginx site with a name of its own for the ASGI server: the split by domain
+DOMAIN = "ws.localhost"
+DOMAIN_SITES = [dict(site, asgi_server_name=[DOMAIN]) for site in
+                yaml.safe_load((EXAMPLES / "chat-deploy.yml").read_text(encoding="utf-8"))["nginx_sites"]]
+
+
 @pytest.fixture(scope="module")
 def redeployed(host, tmp_path_factory):
     """A new release of the sample app (one extra file) under an HTTP loop (/health/: gunicorn)
-    and held WebSockets (Daphne): both sides restart one process at a time."""
+    and held WebSockets (Daphne): both sides restart one process at a time. The same run splits by
+    path and by domain at once (DOMAIN_SITES): after it, what serves the site (``state``, the
+    switches' step "domain") and who answers the ASGI server's own name (``domain``)."""
     root = tmp_path_factory.mktemp("split-release")
     shutil.copytree(EXAMPLES / "chat", root / "chat", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.sqlite3"))
     (root / "chat" / "RELEASE.txt").write_text("a new release of the split\n", encoding="utf-8")
     shutil.copy(EXAMPLES / "chat-deploy.yml", root / "chat-deploy.yml")
     before = all_pids(host)
     with steady_load(host, "redeploy-split") as load:
-        proc = converge(host, chat_source_path=str(root / "chat"))
+        proc = converge(host, chat_source_path=str(root / "chat"), nginx_sites=DOMAIN_SITES)
         time.sleep(2)
-    return {"proc": proc, "load": load, "before": before, "after": all_pids(host)}
+    after = all_pids(host)
+    time.sleep(1)
+    return {"proc": proc, "load": load, "before": before, "after": after, "state": split_state(host),
+            "left": manager_leftovers(host), "domain": domain_state(host)}
 
 
 def test_a_redeploy_of_the_split_converges(redeployed):
@@ -196,29 +208,25 @@ def split_state(host):
     }
 
 
-# (step, extra variables, under load): the split under systemd; all-ASGI under systemd (under an
-# HTTP loop: the WSGI side stops in the app play, before nginx is reloaded without it); all-ASGI
-# under supervisor; the split on again under supervisor, by path and by domain (under load); the
-# split by path alone, as converge.yml leaves the host
-# The sample's nginx site with a name of its own for the ASGI server: the split by domain
-DOMAIN = "ws.localhost"
-DOMAIN_SITES = [dict(site, asgi_server_name=[DOMAIN]) for site in
-                yaml.safe_load((EXAMPLES / "chat-deploy.yml").read_text(encoding="utf-8"))["nginx_sites"]]
+# (step, extra variables, under load), after the redeploy by path and by domain (the step "domain"):
+# the split by path under systemd; all-ASGI under systemd (under an HTTP loop: the WSGI side stops
+# in the app play, before nginx is reloaded without it); all-ASGI under supervisor; the split on
+# again under supervisor, by path, as converge.yml leaves the host (under an HTTP loop)
 SWITCHES = [("systemd", {"daphne_process_manager": "systemd"}, False),
             ("asgi-systemd", {"daphne_process_manager": "systemd", "daphne_split": False}, True),
             ("asgi", {"daphne_split": False}, False),
-            ("domain", {"nginx_sites": DOMAIN_SITES}, True),
-            ("split", {}, False)]
-STEPS = [step for step, _extra, _load in SWITCHES]
-SPLIT_STEPS = ["systemd", "domain", "split"]
+            ("split", {}, True)]
+STEPS = ["domain"] + [step for step, _extra, _load in SWITCHES]
+SPLIT_STEPS = ["domain", "systemd", "split"]
 ASGI_STEPS = ["asgi-systemd", "asgi"]
 LOADED_STEPS = [step for step, _extra, loaded in SWITCHES if loaded]
 
 
 @pytest.fixture(scope="module")
 def switched(host, redeployed):
-    """From the redeployed host, each switch of SWITCHES (converge.yml as the scenario runs it)."""
-    result = {}
+    """The redeploy by path and by domain (step "domain"), then each switch of SWITCHES
+    (converge.yml as the scenario runs it)."""
+    result = {"domain": {key: redeployed[key] for key in ("proc", "load", "state", "left", "domain")}}
     for step, extra, loaded in SWITCHES:
         if loaded:
             with steady_load(host, "switch-to-" + step) as load:
@@ -228,8 +236,6 @@ def switched(host, redeployed):
             load, proc = None, converge(host, **extra)
         time.sleep(1)
         result[step] = {"proc": proc, "load": load, "state": split_state(host), "left": manager_leftovers(host)}
-        if step == "domain":
-            result[step]["domain"] = domain_state(host)
     return result
 
 
