@@ -46,7 +46,8 @@ browser-check: setup images ## browser-test on its own container and port, remov
 	@DEMO_CONTAINER=asgi-channels-browser-check DEMO_PORT=$${BROWSER_CHECK_PORT:-18080} BROWSER_TEST_CLEANUP=1 \
 		scripts/browser-test.sh
 
-test: lint unit build-check importer sanity molecule browser-check ## the whole suite, as CI runs it
+test: setup images ## the whole suite, as CI runs it: lint unit build-check importer sanity beside molecule, then browser-check
+	@scripts/test.sh
 
 demo: setup images ## deploy the whole stack into a local container and print its URL
 	@scripts/demo.sh up

@@ -16,7 +16,7 @@ logs="$root/.cache/logs"
 mkdir -p "$logs"
 
 # Longest first, so that the lanes end close together; scenarios not named here come last.
-order=(cluster default project daphne faults supervisor nginx redis)
+order=(cluster default project daphne faults nginx supervisor redis)
 if [ $# -gt 0 ]; then
   scenarios=("$@")
 else
