@@ -46,7 +46,7 @@ browser-check: setup images ## browser-test on its own container and port, remov
 	@DEMO_CONTAINER=asgi-channels-browser-check DEMO_PORT=$${BROWSER_CHECK_PORT:-18080} BROWSER_TEST_CLEANUP=1 \
 		scripts/browser-test.sh
 
-test: setup images ## the whole suite, as CI runs it: lint unit build-check importer sanity beside molecule, then browser-check
+test: setup images ## the whole suite, as CI runs it: lint unit build-check importer sanity browser-check beside molecule
 	@scripts/test.sh
 
 demo: setup images ## deploy the whole stack into a local container and print its URL
