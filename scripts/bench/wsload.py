@@ -331,19 +331,41 @@ async def _join(opts, source=None):
     return conn, str((await _hello(conn, opts.timeout)).get("pid"))
 
 
-async def _join_all(opts, count, rate, batch, source=None):
-    """``count`` subscribers, ``batch`` at a time opened concurrently (as real clients arrive, so
-    the kernel hands them to every Daphne process, not to whichever accepts sequential connects
-    first), a batch started at most every batch/``rate`` seconds: (connections, {pid: count})."""
-    subs, pids = [], {}
-    started = time.monotonic()
-    for first in range(0, count, batch):
-        await asyncio.sleep(max(0.0, started + first / rate - time.monotonic()))
-        size = min(batch, count - first)
-        for conn, pid in await asyncio.gather(*(_join(opts, source) for _i in range(size))):
-            subs.append(conn)
-            pids[pid] = pids.get(pid, 0) + 1
-    return subs, pids
+class Subscribers:
+    """Subscribers of one process: each reads its socket from the moment it joined, as a real
+    client does, so it answers the server's pings however long the room takes to fill (10,000 at
+    200 a second take 50 s, and Daphne aborts a connection that leaves its ping unanswered for
+    ping_interval + ping_timeout, 20 + 30 s)."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.subs, self.received, self.readers, self.pids = [], [], [], {}
+        self.arrived = asyncio.Event()
+
+    async def join(self, count, rate, batch, source=None):
+        """``count`` subscribers, ``batch`` at a time opened concurrently (as real clients arrive,
+        so the kernel hands them to every Daphne process, not to whichever accepts sequential
+        connects first), a batch started at most every batch/``rate`` seconds: {pid: count}."""
+        started = time.monotonic()
+        for first in range(0, count, batch):
+            await asyncio.sleep(max(0.0, started + first / rate - time.monotonic()))
+            size = min(batch, count - first)
+            for conn, pid in await asyncio.gather(*(_join(self.opts, source) for _i in range(size))):
+                got = {}
+                self.subs.append(conn)
+                self.received.append(got)
+                self.readers.append(asyncio.create_task(_subscriber(conn, got, self.arrived)))
+                self.pids[pid] = self.pids.get(pid, 0) + 1
+        return self.pids
+
+    async def collect(self, deadline):
+        """Per subscriber {seq: arrival}, once every message arrived or at the monotonic ``deadline``."""
+        await _until_delivered(self.received, self.arrived, len(self.subs) * self.opts.messages, deadline)
+        for task in self.readers:
+            task.cancel()
+        for conn in self.subs:
+            conn.close()
+        return self.received
 
 
 async def _until_delivered(received, arrived, expected, deadline):
@@ -362,23 +384,14 @@ class Local:
 
     def __init__(self, opts):
         self.opts = opts
+        self.subscribers = None
 
     async def join(self):
-        opts = self.opts
-        self.subs, pids = await _join_all(opts, opts.subscribers, opts.connect_rate, opts.connect_batch)
-        self.received = [{} for _sub in self.subs]
-        self.arrived = asyncio.Event()
-        self.readers = [asyncio.create_task(_subscriber(conn, got, self.arrived))
-                        for conn, got in zip(self.subs, self.received)]
-        return pids
+        self.subscribers = Subscribers(self.opts)
+        return await self.subscribers.join(self.opts.subscribers, self.opts.connect_rate, self.opts.connect_batch)
 
     async def collect(self, deadline):
-        await _until_delivered(self.received, self.arrived, self.opts.subscribers * self.opts.messages, deadline)
-        for task in self.readers:
-            task.cancel()
-        for conn in self.subs:
-            conn.close()
-        return self.received
+        return await self.subscribers.collect(deadline)
 
 
 def _shares(total, parts):
@@ -390,20 +403,12 @@ def _child(pipe, opts, index, count):
     """A subscriber process: join ``count`` subscribers from 127.0.0.<index + 2>, say so, read
     until the parent's deadline (or every message arrived), hand the arrivals over."""
     async def work():
-        loop = asyncio.get_running_loop()
-        subs, pids = await _join_all(opts, count, opts.connect_rate / opts.processes,
-                                     max(1, opts.connect_batch // opts.processes), "127.0.0.%d" % (index + 2))
-        received = [{} for _sub in subs]
-        arrived = asyncio.Event()
-        readers = [asyncio.create_task(_subscriber(conn, got, arrived)) for conn, got in zip(subs, received)]
+        subscribers = Subscribers(opts)
+        pids = await subscribers.join(count, opts.connect_rate / opts.processes,
+                                      max(1, opts.connect_batch // opts.processes), "127.0.0.%d" % (index + 2))
         pipe.send(("joined", pids))
-        deadline = await loop.run_in_executor(None, pipe.recv)  # reading goes on meanwhile
-        await _until_delivered(received, arrived, count * opts.messages, deadline)
-        for task in readers:
-            task.cancel()
-        for conn in subs:
-            conn.close()
-        pipe.send(("received", received))
+        deadline = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # reading goes on meanwhile
+        pipe.send(("received", await subscribers.collect(deadline)))
 
     try:
         asyncio.run(work())

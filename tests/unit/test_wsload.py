@@ -159,17 +159,33 @@ class ChatRoom:
 
     PIDS = ("101", "102")
 
-    def __init__(self, slow=None, drop=()):
+    def __init__(self, slow=None, drop=(), ping_timeout=None):
         self.slow, self.drop = slow or {}, set(drop)
+        self.ping_timeout = ping_timeout  # pings each client after its hello, drops it without a pong (Daphne)
         self.peers = []
         self.tasks = set()
+
+    async def _ping(self, peer, ponged):
+        peer.send(wsclient.OP_PING, b"are-you-there")
+        try:
+            await asyncio.wait_for(ponged.wait(), self.ping_timeout)
+        except asyncio.TimeoutError:
+            self.peers.remove(peer)
+            peer.writer.close()
 
     async def __call__(self, peer):
         peer.accept()
         peer.send_json({"type": "hello", "pid": int(self.PIDS[len(self.peers) % len(self.PIDS)])})
         self.peers.append(peer)
+        ponged = asyncio.Event()
+        if self.ping_timeout is not None:
+            task = asyncio.create_task(self._ping(peer, ponged))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         async for opcode, payload in peer.frames():
-            if opcode == wsclient.OP_PING:
+            if opcode == wsclient.OP_PONG:
+                ponged.set()
+            elif opcode == wsclient.OP_PING:
                 peer.send(wsclient.OP_PONG, payload)
             elif opcode == wsclient.OP_TEXT:
                 text = payload.decode()
@@ -202,12 +218,12 @@ def run_hold(handler, count=4, hold_s=0.3, tls=None, options=(), hold_for=None):
     return asyncio.run(main())
 
 
-def run_broadcast(room, subscribers=3, messages=20):
+def run_broadcast(room, subscribers=3, messages=20, connect_rate=1000):
     """wsload broadcast's result against a ChatRoom stub (100 messages a second)."""
     async def main():
         async with StubServer(room) as url:
             opts = wsload.parse_args(["broadcast", url, "--subscribers", str(subscribers), "--messages", str(messages),
-                                      "--rate", "100", "--connect-batch", "2", "--connect-rate", "1000",
+                                      "--rate", "100", "--connect-batch", "2", "--connect-rate", str(connect_rate),
                                       "--timeout", str(TIMEOUT)])
             return await wsload.broadcast(opts)
 
@@ -358,6 +374,14 @@ def test_a_message_one_subscriber_never_got_is_lost_and_incomplete():
     assert by_seq[5] is None
     assert all(value is not None for seq, value in enumerate(by_seq) if seq != 5)
     assert result["message_ms"]["max"] == max(value for value in by_seq if value is not None)
+
+
+def test_subscribers_answer_pings_while_the_room_fills():
+    """A room that takes longer to fill than the server waits for a pong (as 10,000 subscribers
+    take 50 s against Daphne's 20 + 30 s): the first subscribers answer their pings while the
+    others join, so none is dropped and every one gets every message."""
+    result = run_broadcast(ChatRoom(ping_timeout=0.2), subscribers=8, connect_rate=10)  # 0.8 s to fill
+    assert (result["expected"], result["delivered"], result["lost"]) == (160, 160, 0)
 
 
 def test_subscribers_spread_over_processes_get_every_message():
