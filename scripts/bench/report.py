@@ -278,6 +278,8 @@ def compare_block(runs, doc_dir=""):
     for figure, getter, floor, target, in_readme in FIGURES:
         if in_readme:
             values = [_fmt(_value(getter, results["configs"][name])) for name, results, _path in columns]
+            if all(value == str(NOT_RUN) for value in values):
+                continue  # a phase none of the runs had (the large broadcast of standard runs)
             lines.append("| %s | %s | %s | %s |" % (figure.strip(), " | ".join(values), _bound(floor), _bound(target)))
     return "\n".join(lines) + "\n"
 

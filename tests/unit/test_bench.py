@@ -409,6 +409,17 @@ def test_a_comparison_has_a_column_per_configuration_of_each_file(report):
     assert "| WebSockets held 60 s through nginx | 764 | 40,000 | 39,000 | >= 20,000 | >= 40,000 |" in body
     assert "[b.json](bench-results/b.json), git def5678" in body
     assert body.count("Load: 20,000 WebSockets") == 1  # one load, said once
+    assert "Large broadcast" in body  # TUNED has one
+
+
+def test_a_comparison_leaves_out_a_phase_none_of_its_runs_had(report):
+    tuned = copy.deepcopy(TUNED)
+    del tuned["broadcast_big"]
+    run = {"machine": {"git_head": "abc1234", "date": "2026-12-07 10:00 UTC"}, "settings": SETTINGS,
+           "configurations": JUDGED, "configs": {"tuned": tuned}}
+    body = report.compare_block([("docs/bench-results/a.json", run)], "docs")
+    assert "Large broadcast" not in body and "not run" not in body
+    assert "| per message, until the last subscriber has it: p99 (ms) | 120.0 | <= 250 | <= 250 |" in body
 
 
 @pytest.mark.parametrize("path,match", list(_blocks()))
