@@ -214,11 +214,12 @@ def _table(results, rows):
 
 def _settings_line(results):
     s = results["settings"]
-    return ("Load: %s WebSockets opened at %s/s by %s processes and held %s s; HTTP: %s paired wrk rounds of %s s "
-            "(%s threads, %s connections), the order alternating; broadcast: %s subscribers, %s messages at %s/s."
-            % (_fmt(s["connections"]), _fmt(s["rate"]), s["processes"], _fmt(s["hold"]), s["wrk_rounds"],
-               s["wrk_seconds"], s["wrk_threads"], s["wrk_connections"], _fmt(s["subscribers"]), s["messages"],
-               _fmt(s["message_rate"]))
+    http = ("%s paired wrk rounds of %s s (%s threads, %s connections), the order alternating"
+            % (s["wrk_rounds"], s["wrk_seconds"], s["wrk_threads"], s["wrk_connections"]) if s["wrk_rounds"] else "none")
+    return ("Load: %s WebSockets opened at %s/s by %s processes and held %s s; HTTP: %s; broadcast: %s subscribers, "
+            "%s messages at %s/s."
+            % (_fmt(s["connections"]), _fmt(s["rate"]), s["processes"], _fmt(s["hold"]), http,
+               _fmt(s["subscribers"]), s["messages"], _fmt(s["message_rate"]))
             + (" Large broadcast: %s subscribers read by %s load processes, %s messages at %s/s."
                % (_fmt(s["big_subscribers"]), s["big_processes"], s["big_messages"], _fmt(s["big_message_rate"]))
                if s.get("big_subscribers") else ""))
