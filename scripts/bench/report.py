@@ -24,14 +24,17 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def _http(path, key):
-    return _with_http(lambda r: r["http"][path][key])
-
-
-def _with_http(getter):
-    """An HTTP figure, NOT_RUN when the run had no HTTP rounds (--wrk-rounds 0: a configuration
-    without one direct path to compare nginx with, a port per process)."""
-    return lambda r: NOT_RUN if "skipped" in r["http"] else getter(r)
+def _http(*keys):
+    """An HTTP figure (r["http"][key]...), NOT_RUN when the run had no HTTP rounds (--wrk-rounds 0:
+    a configuration without one direct path to compare nginx with, a port per process)."""
+    def get(result):
+        value = result["http"]
+        if "skipped" in value:
+            return NOT_RUN
+        for key in keys:
+            value = value[key]
+        return value
+    return get
 
 
 class _NotRun:
@@ -51,9 +54,12 @@ def _big(getter):
 
 
 def _pair(first, second):
-    """A "a / b" figure; None when either is missing (a missing figure is never half shown)."""
+    """A "a / b" figure; None when either is missing (a missing figure is never half shown),
+    NOT_RUN when its phase did not run."""
     def get(result):
         a, b = first(result), second(result)
+        if a is NOT_RUN or b is NOT_RUN:
+            return NOT_RUN
         return None if a is None or b is None else "%s / %s" % (_fmt(a), _fmt(b))
     return get
 
@@ -74,16 +80,15 @@ FIGURES = [
      True),
     ("HTTP req/s through nginx (median round)", _http("nginx", "requests_per_s"), None, None, True),
     ("HTTP req/s straight to the app server (median round)", _http("direct", "requests_per_s"), None, None, True),
-    ("  ratio nginx / direct (median of the paired rounds' ratios)", _with_http(lambda r: r["http"]["ratio"]),
+    ("  ratio nginx / direct (median of the paired rounds' ratios)", _http("ratio"),
      (">=", 0.85), (">=", 0.95), True),
-    ("  lowest / highest round ratio",
-     _with_http(_pair(lambda r: r["http"]["ratio_min"], lambda r: r["http"]["ratio_max"])), None, None, True),
+    ("  lowest / highest round ratio", _pair(_http("ratio_min"), _http("ratio_max")), None, None, True),
     ("  failed requests via nginx (non-2xx, socket errors)", _http("nginx", "errors"), ("==", 0), ("==", 0), False),
     ("  failed requests direct (non-2xx, socket errors)", _http("direct", "errors"), ("==", 0), ("==", 0), False),
     ("  latency via nginx p50 / p99 (ms; p99 of the worst round)",
-     _with_http(_pair(_http("nginx", "p50_ms"), _http("nginx", "p99_ms"))), None, None, True),
+     _pair(_http("nginx", "p50_ms"), _http("nginx", "p99_ms")), None, None, True),
     ("  latency direct p50 / p99 (ms; p99 of the worst round)",
-     _with_http(_pair(_http("direct", "p50_ms"), _http("direct", "p99_ms"))), None, None, True),
+     _pair(_http("direct", "p50_ms"), _http("direct", "p99_ms")), None, None, True),
     ("Broadcast: what stopped it (none: every subscriber joined and the messages were sent)",
      lambda r: r["broadcast"].get("error", "none"), None, None, True),
     ("  deliveries/s", lambda r: r["broadcast"]["deliveries_per_s"], None, None, False),
@@ -270,9 +275,9 @@ def compare_block(runs, doc_dir=""):
             name, described.get("description", ""), os.path.basename(path), os.path.relpath(path, doc_dir or "."),
             results["machine"]["git_head"], results["machine"]["date"]))
     loads = []
-    for _name, results, _path in columns:
-        if _settings_line(results) not in loads:
-            loads.append(_settings_line(results))
+    for line in (_settings_line(results) for _name, results, _path in columns):
+        if line not in loads:
+            loads.append(line)
     lines += [""] + loads
     lines += ["", "| Figure | %s | floor | target |" % " | ".join(name for name, _r, _p in columns),
               "|---|" + "---:|" * len(columns) + "---|---|"]

@@ -342,10 +342,13 @@ class Subscribers:
         self.subs, self.received, self.readers, self.pids = [], [], [], {}
         self.arrived = asyncio.Event()
 
-    async def join(self, count, rate, batch, source=None):
-        """``count`` subscribers, ``batch`` at a time opened concurrently (as real clients arrive,
-        so the kernel hands them to every Daphne process, not to whichever accepts sequential
-        connects first), a batch started at most every batch/``rate`` seconds: {pid: count}."""
+    async def join(self, count=None, rate=None, batch=None, source=None):
+        """``count`` subscribers (--subscribers), ``batch`` (--connect-batch) at a time opened
+        concurrently (as real clients arrive, so the kernel hands them to every Daphne process, not
+        to whichever accepts sequential connects first), a batch started at most every
+        batch/``rate`` (--connect-rate) seconds: {pid: count}."""
+        count, rate = count or self.opts.subscribers, rate or self.opts.connect_rate
+        batch = batch or self.opts.connect_batch
         started = time.monotonic()
         for first in range(0, count, batch):
             await asyncio.sleep(max(0.0, started + first / rate - time.monotonic()))
@@ -377,21 +380,6 @@ async def _until_delivered(received, arrived, expected, deadline):
             await asyncio.wait_for(arrived.wait(), max(0.01, deadline - time.monotonic()))
         except asyncio.TimeoutError:
             break
-
-
-class Local:
-    """Subscribers read by this process (--processes 1)."""
-
-    def __init__(self, opts):
-        self.opts = opts
-        self.subscribers = None
-
-    async def join(self):
-        self.subscribers = Subscribers(self.opts)
-        return await self.subscribers.join(self.opts.subscribers, self.opts.connect_rate, self.opts.connect_batch)
-
-    async def collect(self, deadline):
-        return await self.subscribers.collect(deadline)
 
 
 def _shares(total, parts):
@@ -456,7 +444,7 @@ class Spread:
 
 
 async def broadcast(opts, readers=None):
-    readers = readers or Local(opts)
+    readers = readers or Subscribers(opts)  # read here, or by --processes children (Spread)
     pids = await readers.join()
     sender, _pid = await _join(opts)
     drain = asyncio.create_task(_subscriber(sender, {}, asyncio.Event()))
