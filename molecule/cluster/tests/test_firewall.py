@@ -6,7 +6,7 @@ restart of Debian's nftables.service, which flushes every table, brings it back.
 
 import pytest
 from cluster_helpers import cluster_host, network_address
-from conftest import tcp_connect
+from conftest import changed_tasks, failure_message, parse_json_output, run_playbook, tcp_connect
 
 testinfra_hosts = ["ansible://cluster-app1"]
 
@@ -67,3 +67,41 @@ def test_a_restart_of_nftables_service_brings_the_table_back():
 def test_the_outside_host_is_in_no_group_of_the_site():
     assert network_address(OUTSIDE) not in cluster_host("cluster-app1", root=True).file(
         "/etc/asgi-channels/firewall.nft").content_string
+
+
+# The role alone on cluster-outside (molecule/cluster/firewall-switch.yml): on, then off.
+SWITCH_FILES = [
+    "/etc/asgi-channels/firewall.nft",
+    "/etc/systemd/system/asgi-channels-firewall.service",
+    "/etc/systemd/system/nftables.service.d/asgi-channels-firewall.conf",
+]
+
+
+def switch(state):
+    proc = run_playbook("firewall-switch.yml", extra_vars={"firewall_state": state}, json_output=True)
+    assert proc.returncode == 0, failure_message(proc)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def switched_off():
+    """cluster-outside with the table loaded, then firewall_state absent; the host afterwards."""
+    host = cluster_host(OUTSIDE, root=True)
+    switch("present")
+    assert "table inet asgi_channels" in host.run("nft list tables").stdout
+    assert all(host.file(path).exists for path in SWITCH_FILES)
+    switch("absent")
+    return host
+
+
+def test_state_absent_deletes_the_table(switched_off):
+    assert "asgi_channels" not in switched_off.run("nft list tables").stdout
+
+
+@pytest.mark.parametrize("path", SWITCH_FILES)
+def test_state_absent_removes_the_file(switched_off, path):
+    assert not switched_off.file(path).exists
+
+
+def test_state_absent_again_changes_nothing(switched_off):
+    assert list(changed_tasks(parse_json_output(switch("absent")))) == []
