@@ -103,5 +103,23 @@ def test_state_absent_removes_the_file(switched_off, path):
     assert not switched_off.file(path).exists
 
 
-def test_state_absent_again_changes_nothing(switched_off):
-    assert list(changed_tasks(parse_json_output(switch("absent")))) == []
+def test_state_absent_disables_the_unit(switched_off):
+    wants = switched_off.file("/etc/systemd/system/sysinit.target.wants/asgi-channels-firewall.service")
+    assert not wants.is_symlink
+    assert switched_off.run("systemctl is-enabled asgi-channels-firewall.service").stdout.strip() != "enabled"
+
+
+@pytest.fixture(scope="module")
+def absent_again(switched_off):
+    return parse_json_output(switch("absent"))
+
+
+def test_state_absent_again_changes_nothing(absent_again):
+    assert list(changed_tasks(absent_again)) == []
+
+
+def test_state_absent_again_warns_nothing(absent_again):
+    # a host without the firewall's files is the usual one (a one-host site): no warning there
+    warnings = [(task["task"]["name"], res["warnings"]) for play in absent_again["plays"] for task in play["tasks"]
+                for res in task["hosts"].values() if res.get("warnings")]
+    assert warnings == []
